@@ -1,0 +1,281 @@
+"""Database access for the process: where to connect, as which role, and the unit of work.
+
+Two roles, never mixed:
+- the *owner* runs migrations and the operator CLI (`DATABASE_URL`, or the embedded server's
+  `tenantgraph_owner`);
+- the *runtime* role serves requests: not superuser, not BYPASSRLS, owns nothing, so row-level
+  security always applies to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.context import TenantContext
+from app.settings import ConfigurationError, Settings
+from repositories.models import RLS_TABLES
+from repositories.session import apply_context
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+EMBEDDED_DATABASE = "tenantgraph"
+EMBEDDED_OWNER = "tenantgraph_owner"
+
+
+def asyncpg_url(url: str | URL) -> URL:
+    """Normalise any PostgreSQL URL to the asyncpg driver."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if not parsed.drivername.startswith("postgresql"):
+        raise ConfigurationError(f"not a PostgreSQL URL: {parsed.render_as_string()}")
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    owner: URL
+    runtime: URL
+
+    @property
+    def runtime_role(self) -> str:
+        assert self.runtime.username is not None
+        return self.runtime.username
+
+
+def external_urls(settings: Settings) -> DatabaseUrls:
+    """The owner and runtime URLs for an external server (DATABASE_URL)."""
+    assert settings.database_url is not None
+    owner = asyncpg_url(settings.database_url.get_secret_value())
+    if settings.app_database_url is not None:
+        runtime = asyncpg_url(settings.app_database_url.get_secret_value())
+    else:
+        runtime = owner.set(username=settings.app_role, password=None)
+    return DatabaseUrls(owner=owner, runtime=runtime)
+
+
+def runtime_url(settings: Settings) -> URL:
+    """The URL an API worker connects with."""
+    if settings.app_database_url is not None:
+        return asyncpg_url(settings.app_database_url.get_secret_value())
+    if settings.database_url is not None:
+        return external_urls(settings).runtime
+    raise ConfigurationError(
+        "no database configured for the API: start it with `tenantgraph serve` (which runs the "
+        "embedded PostgreSQL), or set DATABASE_URL"
+    )
+
+
+def create_engine(url: URL, *, pool_size: int = 5, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": "tenantgraph"}},
+        **kwargs,
+    )
+
+
+# --- the unit of work ----------------------------------------------------------------------------
+
+
+@dataclass
+class UnitOfWork:
+    session: AsyncSession
+    rollback_only: bool = field(default=False)
+
+    def mark_rollback_only(self) -> None:
+        """Roll back instead of committing when the request ends (its answer carries an error)."""
+        self.rollback_only = True
+
+
+class Database:
+    """The runtime role's engine and sessions; one per process, created in the app lifespan."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine | None):
+        self.sessionmaker = sessionmaker
+        self.engine = engine
+
+    @classmethod
+    def connect(cls, url: URL, *, pool_size: int = 5) -> Database:
+        engine = create_engine(url, pool_size=pool_size)
+        return cls(async_sessionmaker(engine, expire_on_commit=False), engine)
+
+    @classmethod
+    def bound_to(cls, connection: AsyncConnection) -> Database:
+        """Sessions inside an outer transaction, each in a savepoint (tests)."""
+        maker = async_sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        return cls(maker, None)
+
+    async def dispose(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    @asynccontextmanager
+    async def unit_of_work(self, ctx: TenantContext) -> AsyncIterator[UnitOfWork]:
+        """One transaction whose first statement binds the tenant, user and super-admin flag."""
+        async with self.sessionmaker() as session:
+            uow = UnitOfWork(session)
+            try:
+                await apply_context(session, ctx)
+                yield uow
+            except BaseException:
+                await session.rollback()
+                raise
+            if uow.rollback_only:
+                await session.rollback()
+            else:
+                await session.commit()
+
+
+# --- provisioning and checks ---------------------------------------------------------------------
+
+
+async def ensure_runtime_role(owner: AsyncConnection, role: str) -> None:
+    """Create the runtime role if it is missing (needs CREATEROLE), and make sure it is safe."""
+    row = (
+        await owner.execute(
+            text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": role}
+        )
+    ).first()
+    if row is None:
+        can_create = (
+            await owner.execute(
+                text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+            )
+        ).scalar()
+        if not can_create:
+            raise ConfigurationError(
+                f'the runtime role "{role}" does not exist and the owner cannot create it; '
+                "run as a "
+                f'superuser: CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS'
+            )
+        await owner.execute(
+            text(
+                f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE '
+                "NOINHERIT"
+            )
+        )
+    elif row.rolsuper or row.rolbypassrls:
+        raise ConfigurationError(
+            f'the runtime role "{role}" is a superuser or has BYPASSRLS: row-level security would '
+            "not apply to it; use a plain role"
+        )
+
+
+async def isolation_problems(conn: AsyncConnection) -> list[str]:
+    """What would let a request bypass row-level security, checked on the runtime connection."""
+    problems: list[str] = []
+    role = (
+        await conn.execute(
+            text(
+                "SELECT current_user AS name, rolsuper, rolbypassrls FROM pg_roles "
+                "WHERE rolname = current_user"
+            )
+        )
+    ).one()
+    if role.rolsuper:
+        problems.append(f'the runtime role "{role.name}" is a superuser')
+    if role.rolbypassrls:
+        problems.append(f'the runtime role "{role.name}" has BYPASSRLS')
+    owned = (
+        await conn.execute(
+            text(
+                "SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relowner = "
+                "(SELECT oid FROM pg_roles WHERE rolname = current_user)"
+            )
+        )
+    ).scalar()
+    if owned:
+        problems.append(f'the runtime role "{role.name}" owns {owned} (owners can bypass RLS)')
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
+                " (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+                " AND (c.relname = ANY(:governed) OR EXISTS (SELECT 1 FROM pg_attribute a"
+                "      WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'"
+                "      AND NOT a.attisdropped))"
+            ),
+            {"governed": list(RLS_TABLES)},
+        )
+    ).all()
+    seen = {r.relname for r in rows}
+    problems.extend(f"table {t} is missing" for t in RLS_TABLES if t not in seen)
+    for r in rows:
+        if not r.relrowsecurity:
+            problems.append(f"table {r.relname} does not have row-level security enabled")
+        elif not r.relforcerowsecurity:
+            problems.append(f"table {r.relname} has row-level security enabled but not forced")
+        if r.policies == 0:
+            problems.append(f"table {r.relname} has no row-level security policy")
+        if r.relname not in RLS_TABLES:
+            problems.append(f"table {r.relname} has a tenant_id but no tenant governance in code")
+    return problems
+
+
+def _alembic_config(owner_url: URL | None, app_role: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if owner_url is not None:
+        cfg.set_main_option(
+            "sqlalchemy.url", owner_url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+    cfg.attributes["app_role"] = app_role
+    return cfg
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(None, "")).get_current_head()
+
+
+async def current_revision(conn: AsyncConnection) -> str | None:
+    exists = (await conn.execute(text("SELECT to_regclass('public.alembic_version')"))).scalar()
+    if exists is None:
+        return None
+    return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+
+
+async def run_migrations(owner: AsyncConnection, app_role: str, target: str = "head") -> None:
+    """`alembic upgrade` on the owner's connection (in its transaction)."""
+    from alembic import command
+
+    def _upgrade(sync_conn: Any) -> None:
+        cfg = _alembic_config(None, app_role)
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, target)
+
+    await owner.run_sync(_upgrade)
+
+
+async def run_downgrade(owner: AsyncConnection, app_role: str, target: str) -> None:
+    from alembic import command
+
+    def _downgrade(sync_conn: Any) -> None:
+        cfg = _alembic_config(None, app_role)
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, target)
+
+    await owner.run_sync(_downgrade)

@@ -1,0 +1,134 @@
+"""Typed settings, read from the environment once per process (never at import time)."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+SECRET_FILE_NAME = "secret.key"  # noqa: S105 - a file name
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot run the product; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TENANTGRAPH_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    # External PostgreSQL used for migrations and administration (the schema owner).
+    database_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "TENANTGRAPH_DATABASE_URL")
+    )
+    # The runtime connection; by default DATABASE_URL with the user replaced by `app_role`.
+    app_database_url: SecretStr | None = None
+    app_role: str = "tenantgraph_app"
+    data_dir: Path = Path(".pgdata")
+    secret_key: SecretStr | None = None
+    base_domain: str = "localhost"
+    token_ttl: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
+    token_issuer: str = "tenantgraph"  # noqa: S105 - not a secret
+    token_audience: str = "tenantgraph-api"  # noqa: S105 - not a secret
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cookie_secure: bool | None = None
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "TENANTGRAPH_REDIS_URL")
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    host_cache_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("base_domain")
+    @classmethod
+    def _normalise_domain(cls, value: str) -> str:
+        value = value.strip().strip(".").lower()
+        if not value:
+            raise ValueError("TENANTGRAPH_BASE_DOMAIN must not be empty")
+        return value
+
+    @field_validator("app_role")
+    @classmethod
+    def _plain_identifier(cls, value: str) -> str:
+        if not value.replace("_", "").isalnum() or not value[0].isalpha():
+            raise ValueError("TENANTGRAPH_APP_ROLE must be a plain SQL identifier")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.secret_key is None:
+            raise ValueError("TENANTGRAPH_SECRET_KEY is required when TENANTGRAPH_ENV=production")
+        if self.secret_key is not None:
+            _check_secret(self.secret_key.get_secret_value().encode())
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return not self.is_development
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    def signing_secret(self) -> bytes:
+        """The signing secret: configured, or generated once into the data dir (development)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / SECRET_FILE_NAME
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting together cannot both write a different key.
+            try:
+                fd = path.open("x", encoding="ascii")
+            except FileExistsError:
+                pass
+            else:
+                with fd:
+                    path.chmod(0o600)
+                    fd.write(secrets.token_urlsafe(48))
+        secret = path.read_text(encoding="ascii").strip().encode()
+        _check_secret(secret)
+        return secret
+
+
+def _check_secret(secret: bytes) -> None:
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"TENANTGRAPH_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long"
+        )
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment, turning validation errors into one clear message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None

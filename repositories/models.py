@@ -1,0 +1,174 @@
+"""SQLAlchemy models. The migrations in `migrations/versions` are the source of truth for the
+database; these mirror them for typed access (a test compares the two)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        uuid.UUID: UUID(as_uuid=True),
+    }
+
+
+def _uuid_pk() -> Any:
+    return mapped_column(UUID(as_uuid=True), server_default=text("gen_random_uuid()"))
+
+
+def _created_at() -> Any:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TenantOwned:
+    """Marker: rows that belong to exactly one tenant. Such tables have `tenant_id` leading every
+    key, RLS enabled and forced, and go through a TenantRepository."""
+
+    tenant_id: Mapped[uuid.UUID]
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    slug: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    created_at: Mapped[datetime] = _created_at()
+
+
+class TenantDomain(Base):
+    __tablename__ = "tenant_domains"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "domain"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    email: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    token_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    is_superadmin: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = _created_at()
+
+
+class TenantMembership(TenantOwned, Base):
+    __tablename__ = "tenant_memberships"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "user_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    display_name: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Service(TenantOwned, Base):
+    __tablename__ = "services"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    slug: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    price_cents: Mapped[int] = mapped_column(Integer, server_default="0")
+    duration_minutes: Mapped[int] = mapped_column(Integer, server_default="60")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Task(TenantOwned, Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "assignee_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "created_by_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+        ),
+        ForeignKeyConstraint(["tenant_id", "service_id"], ["services.tenant_id", "services.id"]),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="TODO")
+    priority: Mapped[str] = mapped_column(Text, server_default="MEDIUM")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class AuditLog(TenantOwned, Base):
+    __tablename__ = "audit_logs"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(Text)
+    target_type: Mapped[str | None] = mapped_column(Text)
+    target_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    request_id: Mapped[str | None] = mapped_column(Text)
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()
+
+
+TENANT_OWNED_TABLES: tuple[str, ...] = tuple(
+    sorted(
+        mapper.class_.__tablename__
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, TenantOwned)
+    )
+)
+"""Every table whose rows belong to one tenant: RLS enabled and forced is checked for each."""
+
+# Global tables also live behind RLS (a user sees itself and the people of its tenant; a tenant is
+# visible to its members), but their rows are not owned by one tenant.
+RLS_TABLES: tuple[str, ...] = (*TENANT_OWNED_TABLES, "tenant_domains", "tenants", "users")
