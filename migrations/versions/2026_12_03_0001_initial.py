@@ -228,6 +228,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS tenantgraph_login_lookup(text)")
     op.execute("DROP FUNCTION IF EXISTS tenantgraph_resolve_tenant(text, text)")
+    # these two policies read tenant_memberships, so they go before it
+    op.execute("DROP POLICY IF EXISTS tenants_isolation ON tenants")
+    op.execute("DROP POLICY IF EXISTS users_isolation ON users")
     for table in (
         "audit_logs",
         "tasks",

@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install lint schema clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/tenantgraph migrate
+	$(BIN)/tenantgraph seed --demo
+	@echo
+	@echo "Log in (password: demo-password), e.g.:"
+	@echo "  curl -s -c jar -H 'Content-Type: application/json' http://acme.localhost:8000/graphql \\"
+	@echo "    -d '{\"query\":\"mutation { login(email: \\\"alice@acme.test\\\", password: \\\"demo-password\\\") { token } }\"}'"
+	@echo "The README has the whole session."
+	@echo
+	$(BIN)/tenantgraph serve
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+schema: install
+	$(BIN)/tenantgraph export-schema > schema.graphql
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,282 @@
+"""`tenantgraph`: serve the API and administer the database (typer + rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app.context import Role
+from app.database import DatabaseUrls, current_revision, head_revision, isolation_problems
+from app.errors import AppError
+from app.settings import ConfigurationError, Settings, load_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    name="tenantgraph",
+    help="Multi-tenant GraphQL API: serve it and administer its database.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tenants_cli = typer.Typer(help="Manage tenants (organizations).", no_args_is_help=True)
+users_cli = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+members_cli = typer.Typer(help="Manage memberships of users in tenants.", no_args_is_help=True)
+cli.add_typer(tenants_cli, name="tenants")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(members_cli, name="members")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _with_database(action: Callable[[DatabaseUrls], Awaitable[T]]) -> T:
+    """Run `action` with the database ready (the embedded server runs for its duration)."""
+    from app.provision import provisioned
+
+    settings = _settings()
+    try:
+        with provisioned(settings) as urls:
+            return asyncio.run(action(urls))
+    except AppError as exc:
+        raise _fail(exc.message) from None
+    except ConfigurationError as exc:
+        raise _fail(str(exc), 2) from None
+    except OSError as exc:
+        raise _fail(f"cannot reach the database: {exc}") from None
+
+
+async def _as_owner(urls: DatabaseUrls, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """One committed transaction on the owner connection."""
+    engine = create_async_engine(urls.owner, poolclass=NullPool)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+async def _runtime_checks(urls: DatabaseUrls) -> list[str]:
+    engine = create_async_engine(urls.runtime, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            problems = await isolation_problems(conn)
+            revision = await current_revision(conn)
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    if revision != head:
+        problems.insert(
+            0,
+            f"the database is at revision {revision}, the code at {head}: "
+            "run `tenantgraph migrate`",
+        )
+    return problems
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API (the embedded PostgreSQL unless DATABASE_URL is set)."""
+    import uvicorn
+
+    from app.provision import provisioned
+
+    settings = _settings()
+    try:
+        settings.signing_secret()  # generated once, before workers race to create it
+    except ConfigurationError as exc:
+        raise _fail(str(exc), 2) from None
+    with provisioned(settings) as urls:
+        problems = asyncio.run(_runtime_checks(urls))
+        if problems:
+            for problem in problems:
+                err.print(f"[bold red]refusing to serve:[/] {problem}", highlight=False)
+            raise typer.Exit(1)
+        # Workers connect with the runtime role only; they never see the owner's URL.
+        os.environ["TENANTGRAPH_APP_DATABASE_URL"] = urls.runtime.render_as_string(
+            hide_password=False
+        )
+        os.environ.pop("DATABASE_URL", None)
+        os.environ.pop("TENANTGRAPH_DATABASE_URL", None)
+        out.print(
+            f"tenantgraph: serving http://{settings.base_domain}:{port}/graphql "
+            f"(a tenant at http://<slug>.{settings.base_domain}:{port}/graphql); Ctrl-C stops it",
+            highlight=False,
+        )
+        # uvicorn re-raises the signal that stopped it once it has shut down; turn that into a
+        # normal exit so that the embedded PostgreSQL is stopped on the way out.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        signal.signal(signal.SIGINT, _exit_cleanly)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=False,  # X-Forwarded-* are judged by the app's trusted-proxy list
+            server_header=False,
+            access_log=False,
+            log_level="info",
+        )
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the latest revision (as the owner role)."""
+    from app.provision import migrate as run
+
+    async def action(urls: DatabaseUrls) -> str | None:
+        engine = create_async_engine(urls.owner, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await run(conn, urls.runtime_role)
+                return await current_revision(conn)
+        finally:
+            await engine.dispose()
+
+    revision = _with_database(action)
+    out.print(f"database at revision {revision}")
+
+
+@cli.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo tenants and users.")] = False,
+) -> None:
+    """Load data. `--demo` creates whatever part of the demo data is missing."""
+    if not demo:
+        raise _fail("say what to seed: `tenantgraph seed --demo`", 2)
+    from app.seed import DEMO_PASSWORD, seed_demo
+
+    created = _with_database(lambda urls: _as_owner(urls, seed_demo))
+    summary = ", ".join(f"{count} {kind}" for kind, count in created.items())
+    out.print(f"demo data ready (new: {summary}); every demo password is {DEMO_PASSWORD!r}")
+
+
+@tenants_cli.command("create")
+def tenants_create(
+    slug: Annotated[str, typer.Argument(help="Lower-case name used in the host: <slug>.<domain>.")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")],
+) -> None:
+    """Create a tenant."""
+    from repositories.platform import PlatformRepository
+
+    slug = slug.strip().lower()
+    tenant = _with_database(
+        lambda urls: _as_owner(
+            urls, lambda s: PlatformRepository(s).create_tenant(slug=slug, name=name.strip())
+        )
+    )
+    out.print(f"created tenant {tenant.slug} ({tenant.name}), id {tenant.id}")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_cli.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="Sign-in email, unique in any letter case.")],
+    superadmin: Annotated[
+        bool, typer.Option("--superadmin", help="A platform super-admin.")
+    ] = False,
+) -> None:
+    """Create a user; the password is read from the prompt, or from stdin when piped."""
+    from app.auth.passwords import hash_password
+    from repositories.platform import PlatformRepository
+
+    if "@" not in email.strip():
+        raise _fail(f"{email!r} is not an email address", 2)
+    try:
+        password_hash = hash_password(_read_password())
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    user_id = _with_database(
+        lambda urls: _as_owner(
+            urls,
+            lambda s: PlatformRepository(s).create_user(
+                email=email, password_hash=password_hash, is_superadmin=superadmin
+            ),
+        )
+    )
+    out.print(f"created user {email.strip()}, id {user_id}")
+
+
+@members_cli.command("add")
+def members_add(
+    slug: Annotated[str, typer.Argument(help="The tenant's slug.")],
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    role: Annotated[
+        Role, typer.Option("--role", case_sensitive=False, help="ADMIN, STAFF or CLIENT.")
+    ],
+    default: Annotated[bool, typer.Option("--default", help="The user's default tenant.")] = False,
+) -> None:
+    """Add a user to a tenant with a role (or change the role of a member)."""
+    from repositories.platform import PlatformRepository
+
+    new = _with_database(
+        lambda urls: _as_owner(
+            urls,
+            lambda s: PlatformRepository(s).add_member(
+                slug=slug.strip().lower(), email=email, role=role, is_default=default
+            ),
+        )
+    )
+    out.print(f"{'added' if new else 'updated'} {email} in {slug} as {role.value}")
+
+
+@cli.command()
+def verify() -> None:
+    """Check that row-level security protects every tenant table from the runtime role."""
+    problems = _with_database(_runtime_checks)
+    if problems:
+        for problem in problems:
+            err.print(f"[bold red]FAIL[/] {problem}", highlight=False)
+        raise typer.Exit(1)
+    out.print("[green]OK[/] runtime role cannot bypass RLS; every tenant table is protected")
+
+
+@cli.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL schema (SDL)."""
+    from schema import export_sdl
+
+    sys.stdout.write(export_sdl())
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

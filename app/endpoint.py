@@ -1,0 +1,305 @@
+"""`/graphql` over HTTP: transport, credential checks before execution, the unit of work."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+import structlog
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from app.auth.tokens import COOKIE_NAME, InvalidToken, TokenClaims, TokenService
+from app.context import TenantContext, bind_context
+from app.database import Database
+from app.errors import AppError
+from app.responses import JSONResponse, error_response
+from app.settings import Settings
+from repositories.auth import AuthRepository
+from repositories.records import TenantRecord
+from schema.context import Context, Loaders
+
+log = structlog.get_logger("tenantgraph.http")
+
+MAX_BODY_BYTES = 1_000_000
+QUERY_ONLY = (OperationType.QUERY,)
+ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
+
+
+class Refused(Exception):
+    """Answer with this status and code before any resolver runs."""
+
+    def __init__(self, status: int, code: str, message: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.code, self.message, self.reason = status, code, message, reason
+
+
+def _unauthenticated(reason: str) -> Refused:
+    return Refused(401, "UNAUTHENTICATED", "Invalid or expired credentials", reason)
+
+
+def _mismatch(reason: str) -> Refused:
+    return Refused(
+        403, "TENANT_MISMATCH", "The credentials do not belong to this organization", reason
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLRequest:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    allowed: tuple[OperationType, ...]
+
+
+async def parse_request(request: Request) -> GraphQLRequest:
+    if request.method == "GET":
+        params = request.query_params
+        raw_variables: Any = params.get("variables")
+        if raw_variables:
+            try:
+                raw_variables = orjson.loads(raw_variables)
+            except orjson.JSONDecodeError:
+                raise Refused(
+                    400, "BAD_USER_INPUT", "`variables` is not JSON", "bad variables"
+                ) from None
+        body: dict[str, Any] = {
+            "query": params.get("query"),
+            "variables": raw_variables or None,
+            "operationName": params.get("operationName"),
+        }
+        allowed = QUERY_ONLY
+    elif request.method == "POST":
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            # Also what keeps cross-site "simple" form posts from reaching a mutation.
+            raise Refused(
+                415, "BAD_USER_INPUT", "Send the request as application/json", content_type
+            )
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            raise Refused(413, "BAD_USER_INPUT", "The request is too large", "body too large")
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            raise Refused(413, "BAD_USER_INPUT", "The request is too large", "body too large")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise Refused(400, "BAD_USER_INPUT", "The body is not valid JSON", "bad json") from None
+        if not isinstance(body, dict):
+            raise Refused(400, "BAD_USER_INPUT", "The body must be a JSON object", "not an object")
+        allowed = ALL_OPERATIONS
+    else:
+        raise Refused(405, "BAD_USER_INPUT", "Use GET or POST", request.method)
+    query, variables, name = body.get("query"), body.get("variables"), body.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise Refused(400, "BAD_USER_INPUT", "A `query` string is required", "no query")
+    if variables is not None and not isinstance(variables, dict):
+        raise Refused(400, "BAD_USER_INPUT", "`variables` must be an object", "bad variables")
+    if name is not None and not isinstance(name, str):
+        raise Refused(400, "BAD_USER_INPUT", "`operationName` must be a string", "bad name")
+    return GraphQLRequest(query, variables, name, allowed)
+
+
+def verify_credentials(
+    request: Request, tokens: TokenService, host_tenant: TenantRecord | None
+) -> TokenClaims | None:
+    """Token, cookie and host must name the same tenant (and the cookie the same user)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthenticated("malformed authorization header")
+    try:
+        claims = tokens.verify(token.strip())
+    except InvalidToken as exc:
+        raise _unauthenticated(f"token: {exc}") from None
+    cookie = request.cookies.get(COOKIE_NAME)
+    if not cookie:
+        raise _mismatch("tenant cookie missing")
+    try:
+        cookie_tenant, cookie_user, _expiry = tokens.verify_cookie(cookie)
+    except InvalidToken as exc:
+        raise _mismatch(f"tenant cookie: {exc}") from None
+    if cookie_tenant != claims.tenant_id or cookie_user != claims.user_id:
+        raise _mismatch("cookie and token disagree")
+    if host_tenant is not None and host_tenant.id != claims.tenant_id:
+        raise _mismatch("host and token disagree")
+    return claims
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    """API codes for expected errors; everything unexpected is masked as INTERNAL."""
+    original = error.original_error
+    formatted: dict[str, Any] = {"message": error.message}
+    if error.locations:
+        formatted["locations"] = [
+            {"line": loc.line, "column": loc.column} for loc in error.locations
+        ]
+    if error.path:
+        formatted["path"] = error.path
+    if isinstance(original, AppError) and original.code != "INTERNAL":
+        formatted["message"] = original.message
+        formatted["extensions"] = {"code": original.code}
+    elif original is None or error.path is None:
+        # Parse, validation and variable errors: about the document, before execution.
+        formatted["extensions"] = {"code": "BAD_USER_INPUT"}
+    else:
+        log.error(
+            "unexpected error in resolver",
+            path=error.path,
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        formatted["message"] = "Internal server error"
+        formatted["extensions"] = {"code": "INTERNAL", "requestId": request_id}
+    return formatted
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self, *, schema: Any, database: Database, tokens: TokenService, settings: Settings
+    ) -> None:
+        self.schema = schema
+        self.database = database
+        self.tokens = tokens
+        self.settings = settings
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        request_id: str = request.state.request_id
+        host_tenant: TenantRecord | None = getattr(request.state, "host_tenant", None)
+        try:
+            response = await self._handle(request, request_id, host_tenant)
+        except Refused as refused:
+            log.info(
+                "request refused", status=refused.status, code=refused.code, reason=refused.reason
+            )
+            response = error_response(refused.status, refused.code, refused.message, request_id)
+        log.info(
+            "graphql request",
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return response
+
+    async def _handle(
+        self, request: Request, request_id: str, host_tenant: TenantRecord | None
+    ) -> Response:
+        gql = await parse_request(request)
+        claims = verify_credentials(request, self.tokens, host_tenant)
+        ctx = TenantContext(request_id=request_id)
+        if claims is not None:
+            ctx = TenantContext(
+                request_id=request_id,
+                tenant_id=claims.tenant_id,
+                tenant_slug=host_tenant.slug if host_tenant else None,
+                user_id=claims.user_id,
+                role=claims.role,
+                token_version=claims.token_version,
+            )
+        async with self.database.unit_of_work(ctx) as uow:
+            if claims is not None:
+                state = await AuthRepository(uow.session, ctx).session_state()
+                if state is None or state.token_version != claims.token_version:
+                    uow.mark_rollback_only()
+                    raise _unauthenticated("token revoked")
+                if not (state.membership_active and state.tenant_active and state.role):
+                    uow.mark_rollback_only()
+                    raise Refused(
+                        403,
+                        "FORBIDDEN",
+                        "Your access to this organization has ended",
+                        "membership inactive",
+                    )
+                # The role is the current one, not the one the token was issued with.
+                ctx = replace(ctx, role=state.role)
+            context = Context(
+                tenant=ctx,
+                host_tenant=host_tenant,
+                session=uow.session,
+                tokens=self.tokens,
+                loaders=Loaders.create(uow.session, ctx),
+            )
+            with (
+                bind_context(ctx),
+                structlog.contextvars.bound_contextvars(
+                    tenant_id=_str(ctx.tenant_id), user_id=_str(ctx.user_id)
+                ),
+            ):
+                try:
+                    result = await self.schema.execute(
+                        gql.query,
+                        variable_values=gql.variables,
+                        context_value=context,
+                        operation_name=gql.operation_name,
+                        allowed_operation_types=gql.allowed,
+                    )
+                except InvalidOperationTypeError:
+                    uow.mark_rollback_only()
+                    raise Refused(
+                        405,
+                        "BAD_USER_INPUT",
+                        "Mutations are only accepted over POST",
+                        "GET mutation",
+                    ) from None
+                except (MissingQueryError, CannotGetOperationTypeError):
+                    uow.mark_rollback_only()
+                    raise Refused(
+                        400, "BAD_USER_INPUT", "Name the operation to run", "no operation"
+                    ) from None
+            if result.errors:
+                # All or nothing: an answer with errors writes nothing.
+                uow.mark_rollback_only()
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [format_error(e, request_id) for e in result.errors]
+        response = JSONResponse(body)
+        self._apply_cookie(context, response, request)
+        return response
+
+    def _cookie_domain(self, request: Request) -> str | None:
+        """Share the cookie across `<slug>.<base domain>` so that a tenant switch carries over
+        to the next tenant's host; `localhost` cannot carry a Domain attribute, and a custom
+        domain keeps a host-only cookie."""
+        base = self.settings.base_domain
+        host = (request.url.hostname or "").lower()
+        if "." in base and (host == base or host.endswith("." + base)):
+            return base
+        return None
+
+    def _apply_cookie(self, context: Context, response: Response, request: Request) -> None:
+        actions = context.response
+        domain = self._cookie_domain(request)
+        if actions.set_cookie is not None and not actions.clear_cookie:
+            value, expires_at = actions.set_cookie
+            response.set_cookie(
+                COOKIE_NAME,
+                value,
+                max_age=max(0, expires_at - int(time.time())),
+                path="/",
+                domain=domain,
+                secure=self.settings.secure_cookies,
+                httponly=True,
+                samesite="lax",
+            )
+        elif actions.clear_cookie:
+            response.delete_cookie(
+                COOKIE_NAME,
+                path="/",
+                domain=domain,
+                secure=self.settings.secure_cookies,
+                httponly=True,
+                samesite="lax",
+            )
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return str(value) if value else None

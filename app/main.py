@@ -1,0 +1,91 @@
+"""The ASGI application factory (`uvicorn app.main:create_app --factory`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.auth.tokens import TokenService
+from app.database import Database, current_revision, head_revision, runtime_url
+from app.endpoint import GraphQLEndpoint
+from app.hosts import TenantResolver
+from app.logging import configure_logging
+from app.middleware import RequestContextMiddleware
+from app.responses import JSONResponse
+from app.settings import Settings, load_settings
+from schema import build_schema
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
+    """Build the app. Without `database`, one is connected (as the runtime role) in the lifespan
+    and disposed of at shutdown."""
+    settings = settings or load_settings()
+    configure_logging(json=not settings.is_development)
+    tokens = TokenService(
+        settings.signing_secret(),
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        ttl=settings.token_ttl,
+    )
+    owns_database = database is None
+    db = database or Database.connect(runtime_url(settings), pool_size=settings.db_pool_size)
+    head = head_revision()
+    endpoint = GraphQLEndpoint(
+        schema=build_schema(introspection=settings.is_development),
+        database=db,
+        tokens=tokens,
+        settings=settings,
+    )
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        try:
+            async with db.sessionmaker() as session:
+                conn = await session.connection()
+                await conn.execute(text("SELECT 1"))
+                revision = await current_revision(conn)
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        if revision != head:
+            return JSONResponse(
+                {"status": "unavailable", "database": "migrations pending", "revision": revision},
+                503,
+            )
+        return JSONResponse({"status": "ready", "revision": revision})
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_database:
+                await db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        middleware=[
+            Middleware(
+                RequestContextMiddleware,
+                resolver=TenantResolver(db, ttl=settings.host_cache_seconds),
+                base_domain=settings.base_domain,
+                trusted_proxies=settings.trusted_proxies,
+            )
+        ],
+        lifespan=lifespan,
+    )
+    app.state.database = db
+    app.state.tokens = tokens
+    return app

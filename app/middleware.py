@@ -1,0 +1,89 @@
+"""Pure ASGI middleware run before every request: request id, header hygiene, host tenant."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.hosts import HostKind, TenantResolver, parse_host
+from app.responses import error_response
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class RequestContextMiddleware:
+    """Assigns the request id (a sane inbound `X-Request-ID` is kept), drops every inbound
+    `x-tenant-*` header, and resolves the Host's tenant; an unknown tenant is 404 here, before
+    anything else runs."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        resolver: TenantResolver,
+        base_domain: str,
+        trusted_proxies: list[str],
+    ) -> None:
+        self.app = app
+        self.resolver = resolver
+        self.base_domain = base_domain
+        self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def _from_trusted_proxy(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        if not client or not self.trusted_proxies:
+            return False
+        try:
+            address = ipaddress.ip_address(client[0])
+        except ValueError:
+            return False
+        return any(address in net for net in self.trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = [
+            (k, v) for k, v in scope["headers"] if not k.lower().startswith(b"x-tenant-")
+        ]
+        values = {k.lower(): v for k, v in headers}
+        inbound = values.get(b"x-request-id", b"").decode("latin-1")
+        request_id = inbound if _REQUEST_ID.match(inbound) else uuid.uuid4().hex
+        host = values.get(b"host", b"").decode("latin-1")
+        if self._from_trusted_proxy(scope) and b"x-forwarded-host" in values:
+            host = values[b"x-forwarded-host"].decode("latin-1").split(",")[0].strip()
+        scope = {**scope, "headers": headers}
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            if scope["path"] not in UNAUTHENTICATED_PATHS:
+                target = parse_host(host, self.base_domain)
+                tenant = await self.resolver.resolve(target)
+                if target.kind is HostKind.INVALID or (
+                    target.kind is not HostKind.BASE and tenant is None
+                ):
+                    response = error_response(
+                        404, "TENANT_NOT_FOUND", "No organization at this address", request_id
+                    )
+                    await response(scope, receive, send_with_id)
+                    return
+                state["host_tenant"] = tenant
+            await self.app(scope, receive, send_with_id)

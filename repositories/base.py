@@ -1,0 +1,80 @@
+"""The one place tenancy is applied to data access."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import Executable, Result
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.context import Role, TenantContext
+from app.errors import BadUserInput, Conflict, Unauthenticated
+
+T = TypeVar("T")
+
+# PostgreSQL SQLSTATEs mapped to API errors.
+_UNIQUE_VIOLATION = "23505"
+_FOREIGN_KEY_VIOLATION = "23503"
+_CHECK_VIOLATION = "23514"
+
+
+def _session_lock(session: AsyncSession) -> asyncio.Lock:
+    """GraphQL resolves sibling fields concurrently, but one session runs one statement at a
+    time: every repository on a session shares this lock."""
+    lock = session.info.get("lock")
+    if lock is None:
+        lock = session.info["lock"] = asyncio.Lock()
+    return lock
+
+
+class Repository:
+    def __init__(self, session: AsyncSession, ctx: TenantContext) -> None:
+        self.session = session
+        self.ctx = ctx
+        self._lock = _session_lock(session)
+
+    async def _execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        async with self._lock:
+            return await self.session.execute(statement, params)
+
+    async def _flush(self) -> None:
+        async with self._lock:
+            try:
+                await self.session.flush()
+            except IntegrityError as exc:
+                raise _integrity_error(exc) from None
+
+
+class TenantRepository(Repository):
+    """Reads filter by the context tenant, inserts are stamped with it, updates and deletes are
+    bounded by it. Without a tenant in the context every method refuses."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        if self.ctx.tenant_id is None:
+            raise Unauthenticated()
+        return self.ctx.tenant_id
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        if self.ctx.user_id is None:
+            raise Unauthenticated()
+        return self.ctx.user_id
+
+    @property
+    def is_client(self) -> bool:
+        return self.ctx.role is Role.CLIENT
+
+
+def _integrity_error(exc: IntegrityError) -> Exception:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
+        getattr(exc.orig, "__cause__", None), "sqlstate", None
+    )
+    if sqlstate == _UNIQUE_VIOLATION:
+        return Conflict()
+    if sqlstate in (_FOREIGN_KEY_VIOLATION, _CHECK_VIOLATION):
+        return BadUserInput("The input refers to something that does not exist or is invalid")
+    return exc

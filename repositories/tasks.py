@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+
+from app.errors import BadUserInput, NotFound
+from repositories.audit import AuditRepository
+from repositories.base import TenantRepository
+from repositories.models import Task
+from repositories.users import UserRepository
+
+UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    statuses: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    assignee_id: uuid.UUID | None = None
+    unassigned: bool | None = None
+    overdue: bool | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCursor:
+    created_at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    rows: list[Task]
+    has_next: bool
+
+
+_EDITABLE = ("title", "description", "status", "priority", "due_at", "assignee_id")
+
+
+class TaskRepository(TenantRepository):
+    """Tasks of the context tenant. A CLIENT sees only the tasks it created."""
+
+    def _visible(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [Task.tenant_id == self.tenant_id]
+        if self.is_client:
+            conditions.append(Task.created_by_id == self.user_id)
+        return conditions
+
+    def _filtered(self, flt: TaskFilter) -> list[ColumnElement[bool]]:
+        conditions = self._visible()
+        if flt.statuses:
+            conditions.append(Task.status.in_(flt.statuses))
+        if flt.priorities:
+            conditions.append(Task.priority.in_(flt.priorities))
+        if flt.assignee_id is not None:
+            conditions.append(Task.assignee_id == flt.assignee_id)
+        if flt.unassigned is not None:
+            conditions.append(
+                Task.assignee_id.is_(None) if flt.unassigned else Task.assignee_id.is_not(None)
+            )
+        if flt.overdue is not None:
+            # never NULL (a task without a due date is simply not late), so NOT is exact
+            late = and_(Task.due_at.is_not(None), Task.due_at < func.now(), Task.status != "DONE")
+            conditions.append(late if flt.overdue else ~late)
+        if flt.search:
+            escaped = flt.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(Task.title.ilike(f"%{escaped}%", escape="\\"))
+        return conditions
+
+    async def get(self, *, id: uuid.UUID) -> Task | None:
+        """One visible task, or None (another tenant's task is simply not there)."""
+        result = await self._execute(select(Task).where(Task.id == id, *self._visible()))
+        return result.scalar_one_or_none()
+
+    async def list(
+        self, *, first: int, after: TaskCursor | None = None, flt: TaskFilter = TaskFilter()
+    ) -> TaskPage:
+        """A page of visible tasks, newest first, after the cursor."""
+        conditions = self._filtered(flt)
+        if after is not None:
+            conditions.append(
+                or_(
+                    Task.created_at < after.created_at,
+                    and_(Task.created_at == after.created_at, Task.id < after.id),
+                )
+            )
+        result = await self._execute(
+            select(Task)
+            .where(*conditions)
+            .order_by(Task.created_at.desc(), Task.id.desc())
+            .limit(first + 1)
+        )
+        rows = list(result.scalars())
+        return TaskPage(rows=rows[:first], has_next=len(rows) > first)
+
+    async def count(self, *, flt: TaskFilter = TaskFilter()) -> int:
+        """How many visible tasks match the filter."""
+        result = await self._execute(
+            select(func.count()).select_from(Task).where(*self._filtered(flt))
+        )
+        return int(result.scalar_one())
+
+    async def _check_assignee(self, assignee_id: uuid.UUID | None) -> None:
+        if assignee_id is None:
+            return
+        if not await UserRepository(self.session, self.ctx).is_active_member(user_id=assignee_id):
+            raise BadUserInput("The assignee is not an active member of this organization")
+
+    async def create(
+        self,
+        *,
+        title: str,
+        description: str | None = None,
+        priority: str = "MEDIUM",
+        due_at: datetime | None = None,
+        assignee_id: uuid.UUID | None = None,
+    ) -> Task:
+        """A new task in the context tenant, created by the context user; audited."""
+        await self._check_assignee(assignee_id)
+        task = Task(
+            tenant_id=self.tenant_id,
+            id=uuid.uuid4(),
+            title=title,
+            description=description,
+            priority=priority,
+            status="TODO",
+            due_at=due_at,
+            assignee_id=assignee_id,
+            created_by_id=self.user_id,
+        )
+        self.session.add(task)
+        await self._flush()
+        async with self._lock:
+            await self.session.refresh(task)
+        await AuditRepository(self.session, self.ctx).record(
+            action="task.create",
+            target_type="task",
+            target_id=task.id,
+            changes={"title": title, "priority": priority, "assignee_id": _str(assignee_id)},
+        )
+        return task
+
+    async def update(self, *, id: uuid.UUID, changes: dict[str, Any]) -> Task:
+        """Apply `changes` to a visible task; NOT_FOUND otherwise; audited with before/after."""
+        unknown = set(changes) - set(_EDITABLE)
+        if unknown:
+            raise BadUserInput(f"Cannot change {', '.join(sorted(unknown))}")
+        task = await self.get(id=id)
+        if task is None:
+            raise NotFound("Task not found")
+        if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
+            await self._check_assignee(changes["assignee_id"])
+        diff = {
+            key: {"from": _str(getattr(task, key)), "to": _str(value)}
+            for key, value in changes.items()
+            if getattr(task, key) != value
+        }
+        for key, value in changes.items():
+            setattr(task, key, value)
+        if diff:
+            task.updated_at = func.now()
+        await self._flush()
+        async with self._lock:
+            await self.session.refresh(task)
+        await AuditRepository(self.session, self.ctx).record(
+            action="task.update", target_type="task", target_id=task.id, changes=diff
+        )
+        return task
+
+    async def delete(self, *, id: uuid.UUID) -> None:
+        """Delete a visible task; NOT_FOUND otherwise; audited."""
+        task = await self.get(id=id)
+        if task is None:
+            raise NotFound("Task not found")
+        async with self._lock:
+            await self.session.delete(task)
+        await self._flush()
+        await AuditRepository(self.session, self.ctx).record(
+            action="task.delete", target_type="task", target_id=id, changes={"title": task.title}
+        )
+
+
+def _str(value: Any) -> Any:
+    if isinstance(value, uuid.UUID | datetime):
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+    return value

@@ -1,0 +1,56 @@
+"""The GraphQL schema: root types assembled from each area's queries and mutations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from schema.auth.mutations import AuthMutations
+from schema.auth.queries import AuthQueries
+from schema.tasks.mutations import TaskMutations
+from schema.tasks.queries import TaskQueries
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 2_000
+
+
+@strawberry.type
+class Query(AuthQueries, TaskQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(AuthMutations, TaskMutations):
+    pass
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    # Factories: strawberry builds fresh extensions per request (the caches are shared).
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        partial(ParserCache, maxsize=512),
+        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(ValidationCache, maxsize=512),
+    ]
+    if not introspection:
+        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+def export_sdl() -> str:
+    """The SDL committed as `schema.graphql`."""
+    return build_schema().as_str() + "\n"

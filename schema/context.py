@@ -1,0 +1,53 @@
+"""The typed, frozen per-request GraphQL context, built by the HTTP endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.context import TenantContext
+from repositories.base import Repository
+from repositories.records import TenantRecord
+from schema.users.dataloaders import UserByIdLoader
+
+if TYPE_CHECKING:
+    from app.auth.tokens import TokenService
+
+R = TypeVar("R", bound=Repository)
+
+
+@dataclass
+class ResponseActions:
+    """What the HTTP response must do beyond the body (set or clear the tenant cookie)."""
+
+    set_cookie: tuple[str, int] | None = None
+    clear_cookie: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Loaders:
+    users: UserByIdLoader
+
+    @classmethod
+    def create(cls, session: AsyncSession, ctx: TenantContext) -> Loaders:
+        return cls(users=UserByIdLoader(session, ctx))
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    tenant: TenantContext
+    host_tenant: TenantRecord | None
+    session: AsyncSession
+    tokens: TokenService
+    loaders: Loaders
+    response: ResponseActions = field(default_factory=ResponseActions)
+
+    def repo(self, cls: type[R]) -> R:
+        """A repository of `cls` bound to this request's session and verified context."""
+        return cls(self.session, self.tenant)
+
+
+Info = strawberry.Info[Context, None]
