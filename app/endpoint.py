@@ -20,7 +20,12 @@ from app.auth.tokens import COOKIE_NAME, InvalidToken, TokenClaims, TokenService
 from app.context import TenantContext, bind_context
 from app.database import Database
 from app.errors import AppError
-from app.responses import JSONResponse, error_response
+from app.responses import (
+    JSONResponse,
+    database_unavailable,
+    error_response,
+    unavailable_response,
+)
 from app.settings import Settings
 from repositories.auth import AuthRepository
 from repositories.records import TenantRecord
@@ -183,6 +188,13 @@ class GraphQLEndpoint:
                 "request refused", status=refused.status, code=refused.code, reason=refused.reason
             )
             response = error_response(refused.status, refused.code, refused.message, request_id)
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("database unavailable", error=type(exc).__name__)
+                response = unavailable_response(request_id)
+            else:
+                log.exception("unexpected error outside execution")
+                response = error_response(500, "INTERNAL", "Internal server error", request_id)
         log.info(
             "graphql request",
             status=response.status_code,

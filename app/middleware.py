@@ -11,7 +11,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.hosts import HostKind, TenantResolver, parse_host
-from app.responses import error_response
+from app.responses import database_unavailable, error_response, unavailable_response
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/readyz"})
@@ -76,7 +76,13 @@ class RequestContextMiddleware:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             if scope["path"] not in UNAUTHENTICATED_PATHS:
                 target = parse_host(host, self.base_domain)
-                tenant = await self.resolver.resolve(target)
+                try:
+                    tenant = await self.resolver.resolve(target)
+                except Exception as exc:
+                    if not database_unavailable(exc):
+                        raise
+                    await unavailable_response(request_id)(scope, receive, send_with_id)
+                    return
                 if target.kind is HostKind.INVALID or (
                     target.kind is not HostKind.BASE and tenant is None
                 ):

@@ -22,3 +22,22 @@ def error_response(
     if request_id:
         extensions["requestId"] = request_id
     return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached right now (answer 503, not 500)."""
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, OSError | TimeoutError | sa.TimeoutError | sa.InterfaceError):
+        return True
+    if isinstance(exc, sa.DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc, sa.OperationalError)
+    return False
+
+
+def unavailable_response(request_id: str | None) -> JSONResponse:
+    response = error_response(
+        503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable", request_id
+    )
+    response.headers["Retry-After"] = "1"
+    return response
