@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -16,6 +17,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
 from schema.auth.mutations import AuthMutations
 from schema.auth.queries import AuthQueries
@@ -37,6 +39,15 @@ class Mutation(AuthMutations, TaskMutations):
     pass
 
 
+class TenantGraphSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry's default logs every error with the whole document, which would put the
+        variables of a failed `login` (a password) in the log. The HTTP endpoint logs unexpected
+        errors itself, without the document."""
+
+
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     # Factories: strawberry builds fresh extensions per request (the caches are shared).
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -48,7 +59,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return TenantGraphSchema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 def export_sdl() -> str:

@@ -15,16 +15,22 @@ from tests.helpers import error_codes
 @pytest.mark.parametrize("host", ["acme.localhost", "localhost"])
 async def test_unreachable_database_is_503(settings: Settings, host: str) -> None:
     # nothing listens on port 1
-    database = Database.connect(make_url("postgresql+asyncpg://nobody@127.0.0.1:1/none"), pool_size=1)
+    database = Database.connect(
+        make_url("postgresql+asyncpg://nobody@127.0.0.1:1/none"), pool_size=1
+    )
     app = create_app(settings=settings, database=database)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-            response = await client.post(f"http://{host}/graphql", json={"query": "{ viewer { role } }"})
+            response = await client.post(
+                f"http://{host}/graphql", json={"query": "{ viewer { role } }"}
+            )
             ready = await client.get(f"http://{host}/readyz")
     finally:
         await database.dispose()
     assert response.status_code == 503
     assert error_codes(response.json()) == ["SERVICE_UNAVAILABLE"]
-    assert response.json()["errors"][0]["extensions"]["requestId"] == response.headers["x-request-id"]
+    assert (
+        response.json()["errors"][0]["extensions"]["requestId"] == response.headers["x-request-id"]
+    )
     assert "127.0.0.1" not in response.text
     assert ready.status_code == 503

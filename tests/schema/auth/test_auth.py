@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -215,3 +218,19 @@ async def test_health_endpoints_need_no_tenant(client: httpx.AsyncClient) -> Non
     ready = await client.get("http://nope.localhost/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+
+
+async def test_failed_login_never_logs_the_password(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "correct-horse-battery-staple-1"
+    for email in ("alice@acme.test", "nobody@acme.test"):
+        response = await gql(client, LOGIN, {"email": email, "password": secret})
+        assert error_codes(response.json()) == ["UNAUTHENTICATED"]
+    inline = f'mutation {{ login(email: "alice@acme.test", password: "{secret}") {{ token }} }}'
+    assert error_codes((await gql(client, inline)).json()) == ["UNAUTHENTICATED"]
+    captured = capfd.readouterr()
+    assert secret not in caplog.text
+    assert secret not in captured.out + captured.err
+    assert "Traceback" not in caplog.text + captured.err
