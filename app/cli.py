@@ -35,8 +35,8 @@ cli.add_typer(tenants_cli, name="tenants")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(members_cli, name="members")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
