@@ -27,6 +27,8 @@ class TenantContext:
     role: Role | None = None
     is_superadmin: bool = False
     token_version: int | None = None
+    # The tenant whose host was called: anonymous visitors may see its public catalogue.
+    public_tenant_id: uuid.UUID | None = None
 
     @property
     def is_authenticated(self) -> bool:

@@ -207,7 +207,8 @@ class GraphQLEndpoint:
     ) -> Response:
         gql = await parse_request(request)
         claims = verify_credentials(request, self.tokens, host_tenant)
-        ctx = TenantContext(request_id=request_id)
+        public = host_tenant.id if host_tenant else None
+        ctx = TenantContext(request_id=request_id, public_tenant_id=public)
         if claims is not None:
             ctx = TenantContext(
                 request_id=request_id,
@@ -216,6 +217,7 @@ class GraphQLEndpoint:
                 user_id=claims.user_id,
                 role=claims.role,
                 token_version=claims.token_version,
+                public_tenant_id=public,
             )
         async with self.database.unit_of_work(ctx) as uow:
             if claims is not None:

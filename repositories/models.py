@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -160,6 +160,213 @@ class AuditLog(TenantOwned, Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+class Booking(TenantOwned, Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(["tenant_id", "service_id"], ["services.tenant_id", "services.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "client_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "staff_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text, server_default="REQUESTED")
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class ServiceRequest(TenantOwned, Base):
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(["tenant_id", "service_id"], ["services.tenant_id", "services.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "client_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+        ),
+        ForeignKeyConstraint(["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"]),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    client_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    contact_name: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="NEW")
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class AvailabilitySlot(TenantOwned, Base):
+    __tablename__ = "availability_slots"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "staff_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+        ),
+        ForeignKeyConstraint(["tenant_id", "service_id"], ["services.tenant_id", "services.id"]),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    staff_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    capacity: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = _created_at()
+
+
+class TaskTemplate(TenantOwned, Base):
+    __tablename__ = "task_templates"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(Text, server_default="MEDIUM")
+    due_in_days: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ComplianceRecord(TenantOwned, Base):
+    __tablename__ = "compliance_records"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "created_by_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    title: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="PENDING")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class HealthLog(TenantOwned, Base):
+    __tablename__ = "health_logs"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    check_name: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class TenantSettings:
+    """Marker: a settings singleton. `tenant_id IS NULL` is the one global default row; a tenant
+    has at most one row of its own; reads merge the tenant's row over the global one."""
+
+    id: Mapped[uuid.UUID]
+    tenant_id: Mapped[uuid.UUID | None]
+    updated_at: Mapped[datetime]
+
+
+def _settings_keys() -> Any:
+    return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True)
+
+
+class OrganizationSettings(TenantSettings, Base):
+    __tablename__ = "organization_settings"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
+    display_name: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(Text, server_default="UTC")
+    locale: Mapped[str] = mapped_column(Text, server_default="en")
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class BookingSettings(TenantSettings, Base):
+    __tablename__ = "booking_settings"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
+    slot_minutes: Mapped[int] = mapped_column(Integer, server_default="30")
+    min_notice_hours: Mapped[int] = mapped_column(Integer, server_default="24")
+    max_advance_days: Mapped[int] = mapped_column(Integer, server_default="90")
+    cancellation_notice_hours: Mapped[int] = mapped_column(Integer, server_default="24")
+    require_confirmation: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class IntegrationSettings(TenantSettings, Base):
+    __tablename__ = "integration_settings"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
+    calendar_provider: Mapped[str | None] = mapped_column(Text)
+    accounting_provider: Mapped[str | None] = mapped_column(Text)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class CommunicationSettings(TenantSettings, Base):
+    __tablename__ = "communication_settings"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
+    sender_name: Mapped[str | None] = mapped_column(Text)
+    reply_to_email: Mapped[str | None] = mapped_column(Text)
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    reminder_hours_before: Mapped[int] = mapped_column(Integer, server_default="24")
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class SecuritySettings(TenantSettings, Base):
+    __tablename__ = "security_settings"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
+    session_ttl_minutes: Mapped[int] = mapped_column(Integer, server_default="60")
+    password_min_length: Mapped[int] = mapped_column(Integer, server_default="12")
+    mfa_required: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    allowed_email_domains: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    updated_at: Mapped[datetime] = _created_at()
+
+
 TENANT_OWNED_TABLES: tuple[str, ...] = tuple(
     sorted(
         mapper.class_.__tablename__
@@ -169,6 +376,21 @@ TENANT_OWNED_TABLES: tuple[str, ...] = tuple(
 )
 """Every table whose rows belong to one tenant: RLS enabled and forced is checked for each."""
 
+SETTINGS_TABLES: tuple[str, ...] = tuple(
+    sorted(
+        mapper.class_.__tablename__
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, TenantSettings)
+    )
+)
+"""Settings singletons: a global default row (tenant_id NULL) and at most one row per tenant."""
+
 # Global tables also live behind RLS (a user sees itself and the people of its tenant; a tenant is
 # visible to its members), but their rows are not owned by one tenant.
-RLS_TABLES: tuple[str, ...] = (*TENANT_OWNED_TABLES, "tenant_domains", "tenants", "users")
+RLS_TABLES: tuple[str, ...] = (
+    *TENANT_OWNED_TABLES,
+    *SETTINGS_TABLES,
+    "tenant_domains",
+    "tenants",
+    "users",
+)

@@ -17,7 +17,8 @@ from repositories.models import TenantOwned
 SET_CONTEXT = text(
     "SELECT set_config('app.current_tenant_id', :tenant_id, true),"
     " set_config('app.current_user_id', :user_id, true),"
-    " set_config('app.is_superadmin', :is_superadmin, true)"
+    " set_config('app.is_superadmin', :is_superadmin, true),"
+    " set_config('app.public_tenant_id', :public_tenant_id, true)"
 )
 
 
@@ -26,13 +27,16 @@ def context_parameters(ctx: TenantContext) -> dict[str, str]:
         "tenant_id": str(ctx.tenant_id) if ctx.tenant_id else "",
         "user_id": str(ctx.user_id) if ctx.user_id else "",
         "is_superadmin": "true" if ctx.is_superadmin else "false",
+        "public_tenant_id": str(ctx.public_tenant_id) if ctx.public_tenant_id else "",
     }
 
 
 async def apply_context(session: AsyncSession, ctx: TenantContext) -> None:
     """Bind `ctx` to the session's transaction with transaction-local settings (`set_config(...,
     true)`; never plain SET, which would outlive the transaction on a pooled connection)."""
-    session.info["tenant_id"] = ctx.tenant_id
+    # the tenant rows may be written in: the context's, or for an anonymous visitor the public
+    # tenant of the host (RLS then allows only the public submissions)
+    session.info["tenant_id"] = ctx.tenant_id if ctx.user_id else ctx.public_tenant_id
     await session.execute(SET_CONTEXT, context_parameters(ctx))
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.context import Role, TenantContext
 from app.errors import NotFound, TenantMismatch
-from repositories.models import Task
+from repositories.models import TENANT_OWNED_TABLES, Task
 from repositories.session import apply_context
 from repositories.tasks import TaskRepository
 from tests.helpers import DemoData
@@ -131,7 +131,7 @@ async def test_rls_shows_only_the_current_tenant(
 async def test_rls_shows_nothing_without_a_tenant(
     runtime_conn: AsyncConnection, demo: DemoData
 ) -> None:
-    for table in ("tasks", "services", "audit_logs", "tenant_memberships", "tenants", "users"):
+    for table in (*TENANT_OWNED_TABLES, "tenant_domains", "tenants", "users"):
         count = await runtime_conn.scalar(text(f"SELECT count(*) FROM {table}"))
         assert count == 0, table
     # a setting reset to '' (what a pooled connection carries after the transaction) is the same

@@ -1,0 +1,143 @@
+"""Row-level security of the domain tables (revision 0002), as the runtime role with raw SQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from repositories.models import SETTINGS_TABLES
+from tests.helpers import DemoData
+
+BIND = text(
+    "SELECT set_config('app.current_tenant_id', :t, true), set_config('app.current_user_id', :u, true),"
+    " set_config('app.public_tenant_id', :p, true)"
+)
+
+
+async def bind(
+    conn: AsyncConnection, tenant: object = "", user: object = "", public: object = ""
+) -> None:
+    await conn.execute(BIND, {"t": str(tenant or ""), "u": str(user or ""), "p": str(public or "")})
+
+
+async def refused(
+    conn: AsyncConnection, sql: str, params: dict | None = None, match: str = ""
+) -> None:
+    nested = await conn.begin_nested()
+    with pytest.raises(DBAPIError, match=match):
+        await conn.execute(text(sql), params or {})
+    await nested.rollback()
+
+
+@pytest.mark.parametrize("table", SETTINGS_TABLES)
+async def test_settings_singletons(
+    runtime_conn: AsyncConnection, demo: DemoData, table: str
+) -> None:
+    acme, globex = demo.tenants["acme"], demo.tenants["globex"]
+    await bind(runtime_conn, acme)
+    # the global default is readable; acme may add its own row, once
+    assert [
+        r.tenant_id for r in await runtime_conn.execute(text(f"SELECT tenant_id FROM {table}"))
+    ] == [None]
+    await runtime_conn.execute(text(f"INSERT INTO {table} (tenant_id) VALUES (:t)"), {"t": acme})
+    await refused(runtime_conn, f"INSERT INTO {table} (tenant_id) VALUES (:t)", {"t": acme}, "uq_")
+    # nobody but the owner writes the global row or another tenant's row
+    await refused(
+        runtime_conn, f"INSERT INTO {table} (tenant_id) VALUES (NULL)", match="row-level security"
+    )
+    await refused(
+        runtime_conn,
+        f"INSERT INTO {table} (tenant_id) VALUES (:t)",
+        {"t": globex},
+        "row-level security",
+    )
+    changed = await runtime_conn.execute(
+        text(f"UPDATE {table} SET updated_at = now() WHERE tenant_id IS NULL")
+    )
+    assert changed.rowcount == 0
+    # globex sees the global row only, never acme's
+    await bind(runtime_conn, globex)
+    rows = [r.tenant_id for r in await runtime_conn.execute(text(f"SELECT tenant_id FROM {table}"))]
+    assert rows == [None]
+    deleted = await runtime_conn.execute(
+        text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": acme}
+    )
+    assert deleted.rowcount == 0
+    await bind(runtime_conn, acme)
+    assert sorted(
+        str(r.tenant_id) for r in await runtime_conn.execute(text(f"SELECT tenant_id FROM {table}"))
+    ) == sorted([str(acme), "None"])
+
+
+async def test_own_membership_elsewhere_is_readable_but_not_writable(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    acme, globex = demo.tenants["acme"], demo.tenants["globex"]
+    alice = demo.users["alice@acme.test"]
+    await bind(runtime_conn, acme, alice)
+    mine = {
+        r.tenant_id
+        for r in await runtime_conn.execute(
+            text("SELECT tenant_id FROM tenant_memberships WHERE user_id = :u"), {"u": alice}
+        )
+    }
+    assert mine == {acme, globex}
+    for statement in (
+        "DELETE FROM tenant_memberships WHERE tenant_id = :g AND user_id = :u",
+        "UPDATE tenant_memberships SET role = 'ADMIN' WHERE tenant_id = :g AND user_id = :u",
+    ):
+        result = await runtime_conn.execute(text(statement), {"g": globex, "u": alice})
+        assert result.rowcount == 0
+    await bind(runtime_conn, globex, alice)
+    role = await runtime_conn.scalar(
+        text("SELECT role FROM tenant_memberships WHERE tenant_id = :g AND user_id = :u"),
+        {"g": globex, "u": alice},
+    )
+    assert role == "STAFF"
+
+
+async def test_public_path_reads_only_the_hosts_catalogue(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    acme, globex = demo.tenants["acme"], demo.tenants["globex"]
+    await bind(runtime_conn, public=acme)
+    services = {
+        r.tenant_id for r in await runtime_conn.execute(text("SELECT tenant_id FROM services"))
+    }
+    assert services == {acme}
+    count = await runtime_conn.scalar(text("SELECT count(*) FROM services"))
+    assert count == 5  # acme's five; globex has three, initech two
+    for table in (
+        "tasks",
+        "bookings",
+        "service_requests",
+        "tenant_memberships",
+        "users",
+        "audit_logs",
+    ):
+        assert await runtime_conn.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+    # an anonymous submission into the host's tenant, with contact details only
+    await runtime_conn.execute(
+        text(
+            "INSERT INTO service_requests (tenant_id, contact_email, description) "
+            "VALUES (:t, 'visitor@example.org', 'Need help with payroll')"
+        ),
+        {"t": acme},
+    )
+    await refused(
+        runtime_conn,
+        "INSERT INTO service_requests (tenant_id, contact_email, description) VALUES (:t, 'v@example.org', 'x')",
+        {"t": globex},
+        "row-level security",
+    )
+    await refused(
+        runtime_conn,
+        "INSERT INTO service_requests (tenant_id, client_id, contact_email, description) "
+        "VALUES (:t, :c, 'v@example.org', 'x')",
+        {"t": acme, "c": demo.users["carol@acme.test"]},
+        "row-level security",
+    )
+    # and what it submitted is not readable back through the public path
+    assert await runtime_conn.scalar(text("SELECT count(*) FROM service_requests")) == 0
