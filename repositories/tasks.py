@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from app.errors import BadUserInput, NotFound
+from repositories import pagination
 from repositories.audit import AuditRepository
 from repositories.base import TenantRepository
 from repositories.models import Task
+from repositories.pagination import Cursor, Page
 from repositories.users import UserRepository
 
 UNSET: Any = object()
@@ -24,18 +26,6 @@ class TaskFilter:
     unassigned: bool | None = None
     overdue: bool | None = None
     search: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCursor:
-    created_at: datetime
-    id: uuid.UUID
-
-
-@dataclass(frozen=True, slots=True)
-class TaskPage:
-    rows: list[Task]
-    has_next: bool
 
 
 _EDITABLE = ("title", "description", "status", "priority", "due_at", "assignee_id")
@@ -77,25 +67,19 @@ class TaskRepository(TenantRepository):
         return result.scalar_one_or_none()
 
     async def list(
-        self, *, first: int, after: TaskCursor | None = None, flt: TaskFilter = TaskFilter()
-    ) -> TaskPage:
+        self, *, first: int, after: Cursor | None = None, flt: TaskFilter = TaskFilter()
+    ) -> Page[Task]:
         """A page of visible tasks, newest first, after the cursor."""
         conditions = self._filtered(flt)
         if after is not None:
-            conditions.append(
-                or_(
-                    Task.created_at < after.created_at,
-                    and_(Task.created_at == after.created_at, Task.id < after.id),
-                )
-            )
+            conditions.append(pagination.after(Task.created_at, Task.id, after, descending=True))
         result = await self._execute(
             select(Task)
             .where(*conditions)
-            .order_by(Task.created_at.desc(), Task.id.desc())
+            .order_by(*pagination.order(Task.created_at, Task.id, descending=True))
             .limit(first + 1)
         )
-        rows = list(result.scalars())
-        return TaskPage(rows=rows[:first], has_next=len(rows) > first)
+        return pagination.page_of(list(result.scalars()), first)
 
     async def count(self, *, flt: TaskFilter = TaskFilter()) -> int:
         """How many visible tasks match the filter."""

@@ -2,24 +2,14 @@ from __future__ import annotations
 
 import strawberry
 
-from app.errors import BadUserInput
 from repositories.tasks import TaskFilter as TaskFilterValues
 from repositories.tasks import TaskRepository
 from schema.context import Info
 from schema.ids import decode_id
+from schema.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_request
 from schema.permissions import IsAuthenticated
 from schema.tasks.filters import TaskFilter
-from schema.tasks.types import (
-    PageInfo,
-    Task,
-    TaskConnection,
-    TaskEdge,
-    decode_cursor,
-    encode_cursor,
-)
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
+from schema.tasks.types import Task
 
 
 @strawberry.type
@@ -35,20 +25,17 @@ class TaskQueries:
         first: int | None = DEFAULT_PAGE_SIZE,
         after: str | None = None,
         filter: TaskFilter | None = None,
-    ) -> TaskConnection:
-        first = DEFAULT_PAGE_SIZE if first is None else first
-        if not 1 <= first <= MAX_PAGE_SIZE:
-            raise BadUserInput(f"`first` must be between 1 and {MAX_PAGE_SIZE}")
+    ) -> Connection[Task]:
+        request = page_request(first, after)
         flt = filter.to_values() if filter else TaskFilterValues()
-        cursor = decode_cursor(after) if after else None
-        page = await info.context.repo(TaskRepository).list(first=first, after=cursor, flt=flt)
-        edges = [TaskEdge(cursor=encode_cursor(row), node=Task.from_row(row)) for row in page.rows]
-        return TaskConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
-            flt=flt,
+        repo = info.context.repo(TaskRepository)
+        page = await repo.list(first=request.first, after=request.after, flt=flt)
+        return connection(
+            page,
+            node=Task.from_row,
+            sort_value=lambda row: row.created_at,
+            row_id=lambda row: row.id,
+            counter=lambda: repo.count(flt=flt),
         )
 
     @strawberry.field(
