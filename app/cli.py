@@ -244,7 +244,7 @@ def members_add(
     """Add a user to a tenant with a role (or change the role of a member)."""
     from repositories.platform import PlatformRepository
 
-    new = _with_database(
+    change = _with_database(
         lambda urls: _as_owner(
             urls,
             lambda s: PlatformRepository(s).add_member(
@@ -252,7 +252,9 @@ def members_add(
             ),
         )
     )
-    out.print(f"{'added' if new else 'updated'} {email} in {slug} as {role.value}")
+    verb = "added" if change.created else "updated"
+    note = "" if change.status == "active" else f" (the membership stays {change.status})"
+    out.print(f"{verb} {email} in {slug} as {role.value}{note}")
 
 
 @cli.command()

@@ -204,6 +204,24 @@ async def isolation_problems(conn: AsyncConnection) -> list[str]:
     ).scalar()
     if owned:
         problems.append(f'the runtime role "{role.name}" owns {owned} (owners can bypass RLS)')
+    # Membership in a privileged role is as good as being it: its policies apply (the owner's
+    # maintenance policies see every row) and SET ROLE reaches its attributes.
+    powerful = (
+        await conn.execute(
+            text(
+                "SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) FROM pg_roles r"
+                " WHERE r.rolname <> current_user"
+                " AND pg_has_role(current_user, r.oid, 'MEMBER')"
+                " AND (r.rolsuper OR r.rolbypassrls OR EXISTS ("
+                "      SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                "      WHERE n.nspname = 'public' AND c.relowner = r.oid))"
+            )
+        )
+    ).scalar()
+    if powerful:
+        problems.append(
+            f'the runtime role "{role.name}" is a member of {powerful}, which can bypass RLS'
+        )
     rows = (
         await conn.execute(
             text(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -91,9 +90,7 @@ async def parse_request(request: Request) -> GraphQLRequest:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
             raise Refused(413, "BAD_USER_INPUT", "The request is too large", "body too large")
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            raise Refused(413, "BAD_USER_INPUT", "The request is too large", "body too large")
+        raw = await _read_limited(request)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -111,6 +108,19 @@ async def parse_request(request: Request) -> GraphQLRequest:
     if name is not None and not isinstance(name, str):
         raise Refused(400, "BAD_USER_INPUT", "`operationName` must be a string", "bad name")
     return GraphQLRequest(query, variables, name, allowed)
+
+
+async def _read_limited(request: Request) -> bytes:
+    """The body, refused as soon as it grows past the limit (a chunked upload declares no
+    length, so the declared one is not enough)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise Refused(413, "BAD_USER_INPUT", "The request is too large", "body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def verify_credentials(
@@ -131,11 +141,9 @@ def verify_credentials(
     if not cookie:
         raise _mismatch("tenant cookie missing")
     try:
-        cookie_tenant, cookie_user, _expiry = tokens.verify_cookie(cookie)
+        tokens.verify_cookie(cookie, claims)
     except InvalidToken as exc:
         raise _mismatch(f"tenant cookie: {exc}") from None
-    if cookie_tenant != claims.tenant_id or cookie_user != claims.user_id:
-        raise _mismatch("cookie and token disagree")
     if host_tenant is not None and host_tenant.id != claims.tenant_id:
         raise _mismatch("host and token disagree")
     return claims
@@ -154,6 +162,11 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if isinstance(original, AppError) and original.code != "INTERNAL":
         formatted["message"] = original.message
         formatted["extensions"] = {"code": original.code}
+    elif original is not None and _is_bad_value(original):
+        formatted["message"] = (
+            "A value is out of range or contains characters that cannot be stored"
+        )
+        formatted["extensions"] = {"code": "BAD_USER_INPUT"}
     elif original is None or error.path is None:
         # Parse, validation and variable errors: about the document, before execution.
         formatted["extensions"] = {"code": "BAD_USER_INPUT"}
@@ -166,6 +179,20 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         formatted["message"] = "Internal server error"
         formatted["extensions"] = {"code": "INTERNAL", "requestId": request_id}
     return formatted
+
+
+def _is_bad_value(error: BaseException) -> bool:
+    """PostgreSQL's data exceptions (SQLSTATE class 22: NUL bytes, dates out of range, ...) and
+    values the driver cannot encode are the caller's input, not a server fault."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, OverflowError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    cause = getattr(error.orig, "__cause__", None)
+    return sqlstate.startswith("22") or type(cause).__name__ in {"DataError", "OverflowError"}
 
 
 class GraphQLEndpoint:
@@ -181,6 +208,9 @@ class GraphQLEndpoint:
         started = time.perf_counter()
         request_id: str = request.state.request_id
         host_tenant: TenantRecord | None = getattr(request.state, "host_tenant", None)
+        # Every line of this request, the access line included, carries tenant and user once
+        # they are verified; reset afterwards so nothing leaks into the next request.
+        bound = structlog.contextvars.bind_contextvars(tenant_id=None, user_id=None)
         try:
             response = await self._handle(request, request_id, host_tenant)
         except Refused as refused:
@@ -200,6 +230,7 @@ class GraphQLEndpoint:
             status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
+        structlog.contextvars.reset_contextvars(**bound)
         return response
 
     async def _handle(
@@ -235,6 +266,9 @@ class GraphQLEndpoint:
                     )
                 # The role is the current one, not the one the token was issued with.
                 ctx = replace(ctx, role=state.role)
+                structlog.contextvars.bind_contextvars(
+                    tenant_id=str(ctx.tenant_id), user_id=str(ctx.user_id)
+                )
             context = Context(
                 tenant=ctx,
                 host_tenant=host_tenant,
@@ -242,12 +276,7 @@ class GraphQLEndpoint:
                 tokens=self.tokens,
                 loaders=Loaders.create(uow.session, ctx),
             )
-            with (
-                bind_context(ctx),
-                structlog.contextvars.bound_contextvars(
-                    tenant_id=_str(ctx.tenant_id), user_id=_str(ctx.user_id)
-                ),
-            ):
+            with bind_context(ctx):
                 try:
                     result = await self.schema.execute(
                         gql.query,
@@ -276,7 +305,9 @@ class GraphQLEndpoint:
         if result.errors:
             body["errors"] = [format_error(e, request_id) for e in result.errors]
         response = JSONResponse(body)
-        self._apply_cookie(context, response, request)
+        if not result.errors:
+            # a rolled-back answer changes nothing, cookies included
+            self._apply_cookie(context, response, request)
         return response
 
     def _cookie_domain(self, request: Request) -> str | None:
@@ -284,7 +315,7 @@ class GraphQLEndpoint:
         to the next tenant's host; `localhost` cannot carry a Domain attribute, and a custom
         domain keeps a host-only cookie."""
         base = self.settings.base_domain
-        host = (request.url.hostname or "").lower()
+        host = getattr(request.state, "host", "")
         if "." in base and (host == base or host.endswith("." + base)):
             return base
         return None
@@ -313,7 +344,3 @@ class GraphQLEndpoint:
                 httponly=True,
                 samesite="lax",
             )
-
-
-def _str(value: uuid.UUID | None) -> str | None:
-    return str(value) if value else None

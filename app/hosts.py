@@ -10,16 +10,17 @@ from enum import Enum
 
 from app.context import TenantContext
 from app.database import Database
+from app.names import RESERVED_LABELS
+from app.names import SLUG as SLUG_PATTERN
 from repositories.auth import AuthRepository
 from repositories.records import TenantRecord
 
 _HOSTNAME = re.compile(
     r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
-_SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-# Labels under the base domain that name the platform itself, never a tenant.
-NEGATIVE_TTL = 2.0
-RESERVED_LABELS = frozenset({"www", "api", "app", "admin", "static", "status"})
+
+
+NEGATIVE_TTL = 2.0  # seconds a host that named no tenant is remembered
 
 
 class HostKind(Enum):
@@ -58,7 +59,7 @@ def parse_host(raw: str | None, base_domain: str) -> HostTarget:
         label = host[: -len(base_domain) - 1]
         if label in RESERVED_LABELS:
             return HostTarget(HostKind.BASE)
-        if _SLUG.match(label):
+        if SLUG_PATTERN.match(label):
             return HostTarget(HostKind.SLUG, label)
         return HostTarget(HostKind.INVALID)  # nested sub-domains name nothing
     return HostTarget(HostKind.DOMAIN, host)

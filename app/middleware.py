@@ -53,6 +53,12 @@ class RequestContextMiddleware:
             (k, v) for k, v in scope["headers"] if not k.lower().startswith(b"x-tenant-")
         ]
         values = {k.lower(): v for k, v in headers}
+        if sum(1 for k, _ in headers if k.lower() == b"host") > 1:
+            # RFC 9112: a request with more than one Host is answered 400
+            await error_response(400, "BAD_USER_INPUT", "More than one Host header")(
+                scope, receive, send
+            )
+            return
         inbound = values.get(b"x-request-id", b"").decode("latin-1")
         request_id = inbound if _REQUEST_ID.match(inbound) else uuid.uuid4().hex
         host = values.get(b"host", b"").decode("latin-1")
@@ -61,6 +67,7 @@ class RequestContextMiddleware:
         scope = {**scope, "headers": headers}
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["host"] = _hostname(host)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -93,3 +100,11 @@ class RequestContextMiddleware:
                     return
                 state["host_tenant"] = tenant
             await self.app(scope, receive, send_with_id)
+
+
+def _hostname(host: str) -> str:
+    """The host name alone: lower-case, without port and trailing dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0].rstrip(".") if host.count(":") == 1 else host.rstrip(".")

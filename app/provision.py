@@ -48,12 +48,15 @@ async def bootstrap_embedded(admin: URL, app_role: str) -> DatabaseUrls:
     )
     try:
         async with engine.connect() as conn:
-            for role in (EMBEDDED_OWNER, app_role):
+            for role, options in (
+                (EMBEDDED_OWNER, _ROLE_OPTIONS),
+                (app_role, f"{_ROLE_OPTIONS} NOINHERIT"),
+            ):
                 found = await conn.scalar(
                     text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
                 )
                 if not found:
-                    await conn.execute(text(f'CREATE ROLE "{role}" {_ROLE_OPTIONS}'))
+                    await conn.execute(text(f'CREATE ROLE "{role}" {options}'))
             found = await conn.scalar(
                 text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": EMBEDDED_DATABASE}
             )

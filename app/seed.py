@@ -126,10 +126,15 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
         user_ids[email] = user_id
 
     for slug, email, role, default in MEMBERSHIPS:
-        if await platform.add_member(
-            slug=slug, email=email, role=role, is_default=default, display_name=names[email]
-        ):
-            created["memberships"] += 1
+        change = await platform.add_member(
+            slug=slug,
+            email=email,
+            role=role,
+            is_default=default,
+            display_name=names[email],
+            keep_existing=True,  # never undo what an operator changed since
+        )
+        created["memberships"] += change.created
 
     for demo in TENANTS:
         tenant_id = tenant_ids[demo.slug]

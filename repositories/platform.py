@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -16,8 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import Role
 from app.errors import BadUserInput, Conflict, NotFound
+from app.names import check_slug
 from repositories.models import Base, Tenant, TenantMembership, User
 from repositories.records import TenantRecord
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    created: bool
+    status: str
 
 
 class PlatformRepository:
@@ -35,6 +43,9 @@ class PlatformRepository:
 
     async def create_tenant(self, *, slug: str, name: str) -> TenantRecord:
         """A new active tenant; CONFLICT when the slug is taken."""
+        check_slug(slug)
+        if not name.strip():
+            raise BadUserInput("a tenant needs a name")
         try:
             async with self.session.begin_nested():
                 row = (
@@ -82,8 +93,11 @@ class PlatformRepository:
         role: Role,
         is_default: bool = False,
         display_name: str | None = None,
-    ) -> bool:
-        """Give the user a membership in the tenant (or update its role); True when new."""
+        keep_existing: bool = False,
+    ) -> MemberChange:
+        """Give the user a membership in the tenant, or change the role of an existing one
+        (its status is left alone: a suspended member stays suspended). With `keep_existing`,
+        an existing membership is not touched at all (idempotent demo data)."""
         tenant = await self.get_tenant(slug=slug)
         if tenant is None:
             raise NotFound(f"no tenant with slug {slug!r}")
@@ -91,28 +105,37 @@ class PlatformRepository:
         if user_id is None:
             raise NotFound(f"no user with email {email!r}")
         m = TenantMembership
+        existing = (
+            await self.session.execute(
+                select(m.status).where(m.tenant_id == tenant.id, m.user_id == user_id)
+            )
+        ).scalar_one_or_none()
+        if existing is not None and keep_existing:
+            return MemberChange(created=False, status=existing)
         if is_default:
             await self.session.execute(
                 update(m)
                 .where(m.user_id == user_id, m.tenant_id != tenant.id)
                 .values(is_default=False)
             )
-        statement = insert(m).values(
-            tenant_id=tenant.id,
-            user_id=user_id,
-            role=role.value,
-            is_default=is_default,
-            display_name=display_name,
-        )
-        changes: dict[str, Any] = {"role": role.value, "status": "active"}
+        if existing is None:
+            await self.session.execute(
+                insert(m).values(
+                    tenant_id=tenant.id,
+                    user_id=user_id,
+                    role=role.value,
+                    is_default=is_default,
+                    display_name=display_name,
+                )
+            )
+            return MemberChange(created=True, status="active")
+        changes: dict[str, Any] = {"role": role.value}
         if is_default:
             changes["is_default"] = True
-        result = await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[m.tenant_id, m.user_id], set_=changes
-            ).returning(m.created_at == func.now())
+        await self.session.execute(
+            update(m).where(m.tenant_id == tenant.id, m.user_id == user_id).values(**changes)
         )
-        return bool(result.scalar_one())
+        return MemberChange(created=False, status=existing)
 
     async def insert_missing(self, model: type[Base], rows: Sequence[dict[str, Any]]) -> int:
         """Insert rows whose key is not there yet (idempotent demo data); how many were new."""
@@ -130,4 +153,5 @@ class PlatformRepository:
 def _conflict_or_input(exc: IntegrityError, conflict: str) -> Exception:
     if getattr(exc.orig, "sqlstate", None) == "23505":
         return Conflict(conflict)
-    return BadUserInput("the values are not valid (see the constraint in the message)")
+    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    return BadUserInput(f"the values break the rule {constraint or 'of the table'}")

@@ -84,8 +84,12 @@ def test_administration_commands(env: dict[str, str], data_dir: Path) -> None:
     duplicate = run(env, "tenants", "create", "umbrella", "--name", "Umbrella again")
     assert duplicate.returncode == 1
     assert "already exists" in duplicate.stderr
-    bad_slug = run(env, "tenants", "create", "Not A Slug!", "--name", "x")
+    bad_slug = run(env, "tenants", "create", "not_a_slug!", "--name", "x")
     assert bad_slug.returncode == 1
+    assert "not a valid slug" in bad_slug.stderr
+    reserved = run(env, "tenants", "create", "www", "--name", "x")
+    assert reserved.returncode == 1
+    assert "reserved" in reserved.stderr
     user = run(env, "users", "create", "eve@umbrella.test", stdin="eve-long-password\n")
     assert user.returncode == 0, user.stderr
     short = run(env, "users", "create", "mallory@umbrella.test", stdin="short\n")

@@ -79,3 +79,27 @@ async def test_isolation_checks_pass_and_catch_a_planted_defect(
     assert any("invoices does not have row-level security enabled" in p for p in problems)
     assert any("invoices has a tenant_id but no tenant governance" in p for p in problems)
     assert any("tasks has row-level security enabled but not forced" in p for p in problems)
+
+
+async def test_membership_in_the_owner_role_is_caught(
+    test_database: SuiteDatabase, admin_url: URL
+) -> None:
+    # a superuser grants the owner role to the runtime role, in a transaction rolled back after
+    owner = test_database.urls.owner.username
+    runtime = test_database.urls.runtime_role
+    engine = create_async_engine(
+        admin_url.set(database=test_database.urls.owner.database), poolclass=NullPool
+    )
+    try:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            await conn.execute(text(f'SET LOCAL ROLE "{runtime}"'))
+            assert await isolation_problems(conn) == []
+            await conn.execute(text("RESET ROLE"))
+            await conn.execute(text(f'GRANT "{owner}" TO "{runtime}"'))
+            await conn.execute(text(f'SET LOCAL ROLE "{runtime}"'))
+            problems = await isolation_problems(conn)
+            await transaction.rollback()
+    finally:
+        await engine.dispose()
+    assert any(f"is a member of {owner}" in p for p in problems), problems

@@ -37,6 +37,7 @@ class TokenClaims:
     token_version: int
     issued_at: int
     expires_at: int
+    token_id: str
 
 
 def _derive(secret: bytes, purpose: bytes) -> bytes:
@@ -66,7 +67,9 @@ class TokenService:
         self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, role: Role, token_version: int
     ) -> tuple[str, TokenClaims]:
         now = int(time.time())
-        claims = TokenClaims(user_id, tenant_id, role, token_version, now, now + self.ttl)
+        claims = TokenClaims(
+            user_id, tenant_id, role, token_version, now, now + self.ttl, uuid.uuid4().hex
+        )
         token = jwt.encode(
             {"alg": ALGORITHM, "kid": self._kid, "typ": "JWT"},
             {
@@ -78,7 +81,7 @@ class TokenService:
                 "ver": token_version,
                 "iat": now,
                 "exp": claims.expires_at,
-                "jti": uuid.uuid4().hex,
+                "jti": claims.token_id,
             },
             self._key,
             algorithms=[ALGORITHM],
@@ -96,7 +99,9 @@ class TokenService:
                 decoded.claims
             )
             c = decoded.claims
-            iat, exp, ver = c["iat"], c["exp"], c["ver"]
+            iat, exp, ver, jti = c["iat"], c["exp"], c["ver"], c["jti"]
+            if not isinstance(jti, str) or not 16 <= len(jti) <= 64:
+                raise InvalidToken("bad token id")
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp, ver)):
                 raise InvalidToken("non-integer time or version claim")
             if iat > time.time() + LEEWAY_SECONDS:
@@ -108,6 +113,7 @@ class TokenService:
                 token_version=ver,
                 issued_at=iat,
                 expires_at=exp,
+                token_id=jti,
             )
         except InvalidToken:
             raise
@@ -116,17 +122,21 @@ class TokenService:
 
     # --- the tenant cookie --------------------------------------------------------------------
 
-    def _cookie_mac(self, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int) -> str:
-        message = f"{tenant_id}|{user_id}|{expires_at}".encode()
+    def _cookie_mac(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int, token_id: str
+    ) -> str:
+        # Bound to the token it was issued with: another token of the same user and tenant
+        # (say, one issued after revokeAllSessions) does not accept this cookie.
+        message = f"{tenant_id}|{user_id}|{expires_at}|{token_id}".encode()
         digest = hmac.new(self._cookie_key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def sign_cookie(self, claims: TokenClaims) -> str:
-        mac = self._cookie_mac(claims.tenant_id, claims.user_id, claims.expires_at)
+        mac = self._cookie_mac(claims.tenant_id, claims.user_id, claims.expires_at, claims.token_id)
         return f"{claims.tenant_id}.{claims.user_id}.{claims.expires_at}.{mac}"
 
-    def verify_cookie(self, value: str) -> tuple[uuid.UUID, uuid.UUID, int]:
-        """Return (tenant id, user id, expiry) of a genuine, unexpired cookie."""
+    def verify_cookie(self, value: str, claims: TokenClaims) -> None:
+        """Accept only the genuine, unexpired cookie issued with the token of `claims`."""
         parts = value.split(".")
         if len(parts) != 4 or len(value) > 256:
             raise InvalidToken("malformed cookie")
@@ -134,9 +144,10 @@ class TokenService:
             tenant_id, user_id, expires_at = uuid.UUID(parts[0]), uuid.UUID(parts[1]), int(parts[2])
         except ValueError:
             raise InvalidToken("malformed cookie") from None
-        expected = self._cookie_mac(tenant_id, user_id, expires_at)
+        expected = self._cookie_mac(tenant_id, user_id, expires_at, claims.token_id)
         if not hmac.compare_digest(expected, parts[3]):
-            raise InvalidToken("cookie signature")
+            raise InvalidToken("cookie signature (forged, or issued with another token)")
         if expires_at < time.time():
             raise InvalidToken("cookie expired")
-        return tenant_id, user_id, expires_at
+        if tenant_id != claims.tenant_id or user_id != claims.user_id:
+            raise InvalidToken("cookie and token disagree")

@@ -8,7 +8,7 @@ import strawberry
 
 from app.auth.passwords import verify_password
 from app.context import TenantContext
-from app.errors import NotFound, Unauthenticated
+from app.errors import BadUserInput, NotFound, Unauthenticated
 from repositories.audit import AuditRepository
 from repositories.auth import AuthRepository
 from repositories.records import MembershipRecord
@@ -65,6 +65,11 @@ class AuthMutations:
         self, info: Info, email: str, password: str, tenant: str | None = None
     ) -> AuthPayload:
         email = email.strip()
+        host = info.context.host_tenant
+        slug = tenant.strip().lower() if tenant else (host.slug if host else None)
+        if host is not None and slug != host.slug:
+            # the session would be refused on this very host: sign in at the tenant's address
+            raise BadUserInput("Sign in to an organization at its own address")
         auth = info.context.repo(AuthRepository)
         record = (
             await auth.login_lookup(email=email) if 0 < len(email) <= MAX_EMAIL_LENGTH else None
@@ -85,8 +90,6 @@ class AuthMutations:
             memberships = await auth.memberships()
         finally:
             await auth.bind(info.context.tenant)
-        host = info.context.host_tenant
-        slug = tenant.strip().lower() if tenant else (host.slug if host else None)
         if slug is not None:
             chosen = next((m for m in memberships if m.tenant.slug == slug), None)
         else:

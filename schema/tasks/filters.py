@@ -23,8 +23,9 @@ class TaskFilter:
     def to_values(self) -> TaskFilterValues:
         search = (self.search or "").strip()[:MAX_SEARCH_LENGTH] or None
         return TaskFilterValues(
-            statuses=tuple(s.value for s in self.status or ()),
-            priorities=tuple(p.value for p in self.priority or ()),
+            # sets: a list of a thousand repeats asks the same as one of each
+            statuses=tuple(sorted({s.value for s in self.status or ()})),
+            priorities=tuple(sorted({p.value for p in self.priority or ()})),
             assignee_id=decode_id("User", self.assignee_id) if self.assignee_id else None,
             unassigned=self.unassigned,
             overdue=self.overdue,

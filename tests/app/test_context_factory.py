@@ -216,3 +216,25 @@ async def test_request_id_is_echoed_when_sane_and_replaced_otherwise(
     replaced = await gql(client, "{ viewer { role } }", headers={"X-Request-ID": "bad id <script>"})
     assert replaced.headers["x-request-id"] != "bad id <script>"
     assert len(replaced.headers["x-request-id"]) == 32
+
+
+async def test_cookie_belongs_to_the_token_it_was_issued_with(client: httpx.AsyncClient) -> None:
+    before = await login(client, "alice@acme.test")
+    after = await login(client, "alice@acme.test")
+    # same user, same tenant, both genuine: still, each cookie only goes with its own token
+    for session in (
+        Session(after.token, before.cookie, "acme.localhost"),
+        Session(before.token, after.cookie, "acme.localhost"),
+    ):
+        await assert_refused(await gql(client, VIEWER, session=session), 403, "TENANT_MISMATCH")
+    assert (await gql(client, VIEWER, session=after)).status_code == 200
+
+
+async def test_duplicate_host_headers_are_refused(client: httpx.AsyncClient) -> None:
+    request = client.build_request(
+        "POST", "http://acme.localhost/graphql", json={"query": "{ viewer { role } }"}
+    )
+    request.headers = httpx.Headers([*request.headers.multi_items(), ("Host", "globex.localhost")])
+    response = await client.send(request)
+    assert response.status_code == 400
+    assert error_codes(response.json()) == ["BAD_USER_INPUT"]

@@ -53,7 +53,7 @@ async def test_login_failures_all_look_the_same(client: httpx.AsyncClient) -> No
         ("alice@acme.test", "wrong-password", None, "acme.localhost"),
         ("nobody@acme.test", "demo-password", None, "acme.localhost"),
         ("bob@globex.test", "demo-password", None, "acme.localhost"),  # not a member of acme
-        ("alice@acme.test", "demo-password", "initech", "acme.localhost"),
+        ("alice@acme.test", "demo-password", "initech", "localhost"),  # not a member
         ("root@platform.test", "demo-password", None, "localhost"),  # no membership anywhere
     ]
     messages = set()
@@ -234,3 +234,15 @@ async def test_failed_login_never_logs_the_password(
     assert secret not in caplog.text
     assert secret not in captured.out + captured.err
     assert "Traceback" not in caplog.text + captured.err
+
+
+async def test_login_for_another_tenant_than_the_host_is_refused(client: httpx.AsyncClient) -> None:
+    response = await gql(
+        client, LOGIN, {"email": "alice@acme.test", "password": "demo-password", "tenant": "globex"}
+    )
+    assert error_codes(response.json()) == ["BAD_USER_INPUT"]
+    assert set_cookie_value(response) is None
+    # on the platform's own host the argument chooses the tenant
+    assert (
+        await login(client, "alice@acme.test", host="localhost", tenant="globex")
+    ).host == "globex.localhost"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schema.ids import decode_id, encode_id
+from schema.pagination import encode_cursor
 from tests.helpers import DemoData, Session, error_codes, gql, login, set_cookie_value
 
 TASKS = """
@@ -246,7 +250,7 @@ async def test_bad_ids_and_cursors_are_bad_input(client: httpx.AsyncClient) -> N
     alice = await login(client, "alice@acme.test")
     for query, variables in (
         (TASK, {"id": "not-an-id"}),
-        (TASK, {"id": encode_id("User", __import__("uuid").uuid4())}),
+        (TASK, {"id": encode_id("User", uuid.uuid4())}),
         (TASKS, {"after": "garbage"}),
     ):
         body = (await gql(client, query, variables, session=alice)).json()
@@ -296,3 +300,28 @@ async def test_statement_count_does_not_grow_with_page_size(
     # set_config, the session check, the page, the count, one batched user load (the host's
     # tenant is cached after the login)
     assert costs[50] <= 5
+
+
+async def test_unstorable_values_are_bad_input_not_internal(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice@acme.test")
+    far_past = datetime(1, 1, 1, tzinfo=UTC)
+    bad = [
+        (CREATE, {"input": {"title": "nul \u0000 byte"}}),
+        (CREATE, {"input": {"title": "ok", "description": "nul \u0000"}}),
+        (CREATE, {"input": {"title": "ok", "dueAt": "0001-01-01T00:00:00+14:00"}}),
+        (CREATE, {"input": {"title": "ok", "dueAt": "9999-12-31T23:59:59-14:00"}}),
+        (TASKS, {"filter": {"search": "\u0000"}}),
+    ]
+    for query, variables in bad:
+        body = (await gql(client, query, variables, session=alice)).json()
+        assert error_codes(body) == ["BAD_USER_INPUT"], (variables, body)
+    # a cursor from the year 1 is merely past every row
+    body = (
+        await gql(client, TASKS, {"after": encode_cursor(far_past, uuid.uuid4())}, session=alice)
+    ).json()
+    assert body["data"]["tasks"]["edges"] == []
+    huge = (
+        await gql(client, TASKS, {"filter": {"status": ["TODO"] * 40_000}}, session=alice)
+    ).json()
+    assert "errors" not in huge
+    assert huge["data"]["tasks"]["totalCount"] > 0
