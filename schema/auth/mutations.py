@@ -116,7 +116,9 @@ class AuthMutations:
     @strawberry.mutation(description="End the session in this browser: clears the cookie.")
     async def logout(self, info: Info) -> bool:
         if info.context.tenant.is_authenticated:
-            await info.context.repo(AuditRepository).record(action="auth.logout")
+            await info.context.repo(AuditRepository).record(
+                action="auth.logout", target_type="user", target_id=info.context.tenant.user_id
+            )
         info.context.response.clear_cookie = True
         return True
 
@@ -126,6 +128,10 @@ class AuthMutations:
     )
     async def revoke_all_sessions(self, info: Info) -> bool:
         await info.context.repo(AuthRepository).bump_token_version()
-        await info.context.repo(AuditRepository).record(action="auth.revoke_all_sessions")
+        await info.context.repo(AuditRepository).record(
+            action="auth.revoke_all_sessions",
+            target_type="user",
+            target_id=info.context.tenant.user_id,
+        )
         info.context.response.clear_cookie = True
         return True
