@@ -286,85 +286,60 @@ class HealthLog(TenantOwned, Base):
 
 
 class TenantSettings:
-    """Marker: a settings singleton. `tenant_id IS NULL` is the one global default row; a tenant
-    has at most one row of its own; reads merge the tenant's row over the global one."""
+    """A settings singleton. `tenant_id IS NULL` is the one global default row; a tenant has at
+    most one row of its own; reads merge the tenant's row over the global one."""
 
-    id: Mapped[uuid.UUID]
-    tenant_id: Mapped[uuid.UUID | None]
-    updated_at: Mapped[datetime]
-
-
-def _settings_keys() -> Any:
-    return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True)
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class OrganizationSettings(TenantSettings, Base):
     __tablename__ = "organization_settings"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
     display_name: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(Text, server_default="UTC")
     locale: Mapped[str] = mapped_column(Text, server_default="en")
-    updated_at: Mapped[datetime] = _created_at()
 
 
 class BookingSettings(TenantSettings, Base):
     __tablename__ = "booking_settings"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
     slot_minutes: Mapped[int] = mapped_column(Integer, server_default="30")
     min_notice_hours: Mapped[int] = mapped_column(Integer, server_default="24")
     max_advance_days: Mapped[int] = mapped_column(Integer, server_default="90")
     cancellation_notice_hours: Mapped[int] = mapped_column(Integer, server_default="24")
     require_confirmation: Mapped[bool] = mapped_column(Boolean, server_default="true")
-    updated_at: Mapped[datetime] = _created_at()
 
 
 class IntegrationSettings(TenantSettings, Base):
     __tablename__ = "integration_settings"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
     calendar_provider: Mapped[str | None] = mapped_column(Text)
     accounting_provider: Mapped[str | None] = mapped_column(Text)
     webhook_url: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = _created_at()
 
 
 class CommunicationSettings(TenantSettings, Base):
     __tablename__ = "communication_settings"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
     sender_name: Mapped[str | None] = mapped_column(Text)
     reply_to_email: Mapped[str | None] = mapped_column(Text)
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
     reminder_hours_before: Mapped[int] = mapped_column(Integer, server_default="24")
-    updated_at: Mapped[datetime] = _created_at()
 
 
 class SecuritySettings(TenantSettings, Base):
     __tablename__ = "security_settings"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    tenant_id: Mapped[uuid.UUID | None] = _settings_keys()
     session_ttl_minutes: Mapped[int] = mapped_column(Integer, server_default="60")
     password_min_length: Mapped[int] = mapped_column(Integer, server_default="12")
     mfa_required: Mapped[bool] = mapped_column(Boolean, server_default="false")
     allowed_email_domains: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
-    updated_at: Mapped[datetime] = _created_at()
 
 
 TENANT_OWNED_TABLES: tuple[str, ...] = tuple(
