@@ -23,6 +23,8 @@ from schema.auth.mutations import AuthMutations
 from schema.auth.queries import AuthQueries
 from schema.availability.mutations import AvailabilityMutations
 from schema.availability.queries import AvailabilityQueries
+from schema.bookings.mutations import BookingMutations
+from schema.bookings.queries import BookingQueries
 from schema.services.mutations import ServiceMutations
 from schema.services.queries import ServiceQueries
 from schema.tasks.mutations import TaskMutations
@@ -34,12 +36,14 @@ MAX_TOKENS = 2_000
 
 
 @strawberry.type
-class Query(AuthQueries, TaskQueries, ServiceQueries, AvailabilityQueries):
+class Query(AuthQueries, TaskQueries, ServiceQueries, AvailabilityQueries, BookingQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutations, TaskMutations, ServiceMutations, AvailabilityMutations):
+class Mutation(
+    AuthMutations, TaskMutations, ServiceMutations, AvailabilityMutations, BookingMutations
+):
     pass
 
 
