@@ -257,3 +257,54 @@ async def test_statement_count_does_not_grow_with_page_size(
     assert costs[3] == costs[24]
     # set_config, the session check, the page, the count, one user batch, one service batch
     assert costs[24] <= 6
+
+
+async def test_globex_admin_opens_slots_only_with_globex_people_and_services(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    # given globex's admin; alice is globex STAFF, dave is not a member of globex
+    bob = await login(client, "bob@globex.test", host="globex.localhost")
+    base = {"startsAt": at(4), "endsAt": at(4, 12)}
+
+    # when he opens a slot for alice with a globex service, then for dave, then with acme's
+    created = (
+        await gql(
+            client,
+            CREATE,
+            {
+                "input": {
+                    **base,
+                    "staffId": demo.user_gid("alice@acme.test"),
+                    "serviceId": service_gid("globex", "coaching"),
+                }
+            },
+            session=bob,
+        )
+    ).json()["data"]["createAvailabilitySlot"]
+    daves = (
+        await gql(
+            client,
+            CREATE,
+            {"input": {**base, "staffId": demo.user_gid("dave@initech.test")}},
+            session=bob,
+        )
+    ).json()
+    acme_service = (
+        await gql(
+            client,
+            CREATE,
+            {"input": {**base, "serviceId": service_gid("acme", "payroll")}},
+            session=bob,
+        )
+    ).json()
+
+    # then only the first exists, and only in globex
+    assert created["staff"] == {"email": "alice@acme.test"}
+    assert created["service"] == {"slug": "coaching"}
+    assert error_codes(daves) == ["BAD_USER_INPUT"]
+    assert error_codes(acme_service) == ["NOT_FOUND"]
+    assert len(nodes((await gql(client, AVAILABILITY, WIDE, session=bob)).json())) == 11
+    alice = await login(client, "alice@acme.test")
+    acme = nodes((await gql(client, AVAILABILITY, WIDE, session=alice)).json())
+    assert len(acme) == 24
+    assert created["id"] not in {n["id"] for n in acme}

@@ -507,3 +507,51 @@ async def test_statement_count_does_not_grow_with_page_size(
     # set_config, the session check, the page, the count, one user batch (client and staff
     # together), one service batch
     assert costs[14] <= 6
+
+
+async def test_globex_members_book_only_globex_services_and_staff(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    # given bob, globex's admin, booking for himself
+    bob = await login(client, "bob@globex.test", host="globex.localhost")
+    coaching = {"serviceId": service_gid("globex", "coaching"), "startsAt": hours_ahead(72)}
+
+    # when he books a globex service with alice (globex STAFF), with dave (no member of
+    # globex), and an acme service
+    booked = (
+        await gql(
+            client,
+            BOOK,
+            {"input": {**coaching, "staffId": demo.user_gid("alice@acme.test")}},
+            session=bob,
+        )
+    ).json()
+    with_dave = (
+        await gql(
+            client,
+            BOOK,
+            {"input": {**coaching, "staffId": demo.user_gid("dave@initech.test")}},
+            session=bob,
+        )
+    ).json()
+    acme_service = (
+        await gql(
+            client,
+            BOOK,
+            {"input": {**coaching, "serviceId": service_gid("acme", "payroll")}},
+            session=bob,
+        )
+    ).json()
+
+    # then only the first is booked, for bob, in globex
+    node = booked["data"]["bookService"]
+    assert node["client"] == {"email": "bob@globex.test"}
+    assert node["staff"] == {"email": "alice@acme.test"}
+    assert error_codes(with_dave) == ["BAD_USER_INPUT"]
+    assert error_codes(acme_service) == ["NOT_FOUND"]
+    mine = (await gql(client, MY_BOOKINGS, {"first": 100}, session=bob)).json()
+    assert [n["id"] for n in nodes(mine, "myBookings")] == [node["id"]]
+    alice = await login(client, "alice@acme.test")
+    acme = (await gql(client, BOOKINGS, {"first": 100}, session=alice)).json()
+    assert acme["data"]["bookings"]["totalCount"] == 14
+    assert node["id"] not in {n["id"] for n in nodes(acme, "bookings")}
