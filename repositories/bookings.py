@@ -4,7 +4,9 @@ The tenant's booking rules (its `booking_settings` row over the global default) 
 how early and how far ahead it may book, how late it may cancel or move a booking, and whether a
 booking waits for confirmation. STAFF and ADMIN act for the organization and are not bound by
 the notice windows (a late cancellation taken by phone), only by what is always true (a new time
-is in the future, a finished booking stays finished)."""
+is in the future, a finished booking stays finished, and a staff member serves one open
+booking at a time: a booking, a new time or an assignment that would overlap another open
+booking of the same staff member is a CONFLICT)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
-from app.errors import BadUserInput, NotFound
+from app.errors import BadUserInput, Conflict, NotFound
 from repositories import pagination
 from repositories.audit import AuditRepository
 from repositories.availability import AvailabilityRepository
@@ -151,6 +153,31 @@ class BookingRepository(TenantRepository):
         if not await availability.is_active_staff(user_id=staff_id):
             raise BadUserInput("The staff member is not active staff of this organization")
 
+    async def _check_staff_free(
+        self,
+        staff_id: uuid.UUID | None,
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        except_id: uuid.UUID | None = None,
+    ) -> None:
+        """A staff member serves one open booking at a time (whoever's it is: this looks past
+        a CLIENT's own bookings and answers only yes or no)."""
+        if staff_id is None:
+            return
+        conditions = [
+            Booking.tenant_id == self.tenant_id,
+            Booking.staff_id == staff_id,
+            Booking.status.in_(OPEN_STATUSES),
+            Booking.starts_at < ends_at,
+            Booking.ends_at > starts_at,
+        ]
+        if except_id is not None:
+            conditions.append(Booking.id != except_id)
+        found = await self._execute(select(Booking.id).where(*conditions).limit(1))
+        if found.first() is not None:
+            raise Conflict("The staff member already has a booking at that time")
+
     async def _get_or_404(self, id: uuid.UUID) -> Booking:
         booking = await self.get(id=id)
         if booking is None:
@@ -178,6 +205,8 @@ class BookingRepository(TenantRepository):
         rules = await self.rules()
         self._check_window(starts_at, await self._now(), rules)
         await self._check_staff(staff_id)
+        ends_at = starts_at + timedelta(minutes=service.duration_minutes)
+        await self._check_staff_free(staff_id, starts_at, ends_at)
         booking = Booking(
             tenant_id=self.tenant_id,
             id=uuid.uuid4(),
@@ -185,7 +214,7 @@ class BookingRepository(TenantRepository):
             client_id=self.user_id,
             staff_id=staff_id,
             starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=service.duration_minutes),
+            ends_at=ends_at,
             status="REQUESTED" if rules.require_confirmation else "CONFIRMED",
             notes=notes,
         )
@@ -219,10 +248,9 @@ class BookingRepository(TenantRepository):
         now, rules = await self._now(), await self.rules()
         self._check_changeable(booking, now, rules)
         self._check_window(starts_at, now, rules)
-        changes: dict[str, Any] = {
-            "starts_at": starts_at,
-            "ends_at": starts_at + (booking.ends_at - booking.starts_at),
-        }
+        ends_at = starts_at + (booking.ends_at - booking.starts_at)
+        await self._check_staff_free(booking.staff_id, starts_at, ends_at, except_id=booking.id)
+        changes: dict[str, Any] = {"starts_at": starts_at, "ends_at": ends_at}
         if self.is_client and rules.require_confirmation:
             changes["status"] = "REQUESTED"
         return await self._change(booking, "booking.reschedule", changes)
@@ -247,6 +275,9 @@ class BookingRepository(TenantRepository):
         if booking.status not in OPEN_STATUSES:
             raise BadUserInput(f"A {booking.status.lower()} booking cannot be changed")
         await self._check_staff(staff_id)
+        await self._check_staff_free(
+            staff_id, booking.starts_at, booking.ends_at, except_id=booking.id
+        )
         return await self._change(booking, "booking.assign_staff", {"staff_id": staff_id})
 
     async def _change(self, booking: Booking, action: str, changes: dict[str, Any]) -> Booking:

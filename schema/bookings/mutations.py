@@ -39,7 +39,7 @@ class BookingMutations:
     @strawberry.mutation(
         description="Book a service for the viewer (never for someone else), within the "
         "organization's booking rules: REQUESTED when bookings need confirmation, else "
-        "CONFIRMED.",
+        "CONFIRMED. CONFLICT when the staff member asked for has another open booking then.",
         permission_classes=[IsAuthenticated],
     )
     async def book_service(self, info: Info, input: BookServiceInput) -> Booking:

@@ -555,3 +555,59 @@ async def test_globex_members_book_only_globex_services_and_staff(
     acme = (await gql(client, BOOKINGS, {"first": 100}, session=alice)).json()
     assert acme["data"]["bookings"]["totalCount"] == 14
     assert node["id"] not in {n["id"] for n in nodes(acme, "bookings")}
+
+
+async def test_a_staff_member_is_never_booked_twice_at_once(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    # given carol booked payroll (60 min) with dave in three days
+    carol = await login(client, "carol@acme.test")
+    alice = await login(client, "alice@acme.test")
+    dave = demo.user_gid("dave@initech.test")
+    first = (
+        await gql(
+            client,
+            BOOK,
+            {
+                "input": {
+                    "serviceId": service_gid("acme", "payroll"),
+                    "startsAt": hours_ahead(72),
+                    "staffId": dave,
+                }
+            },
+            session=carol,
+        )
+    ).json()["data"]["bookService"]
+
+    # when alice books dave half an hour later, assigns him to a booking at that time, or
+    # moves one of his bookings onto it
+    overlapping = {"serviceId": service_gid("acme", "payroll"), "startsAt": hours_ahead(72.5)}
+    booked = (
+        await gql(client, BOOK, {"input": {**overlapping, "staffId": dave}}, session=alice)
+    ).json()
+    unassigned = (await gql(client, BOOK, {"input": overlapping}, session=alice)).json()
+    assigned = (
+        await gql(
+            client,
+            ASSIGN,
+            {"id": unassigned["data"]["bookService"]["id"], "staff": dave},
+            session=alice,
+        )
+    ).json()
+    daves_other = booking_gid("acme", 7)  # a CONFIRMED demo booking served by dave
+    before = await one(client, alice, daves_other)
+    moved = (
+        await gql(client, RESCHEDULE, {"id": daves_other, "at": hours_ahead(72.25)}, session=alice)
+    ).json()
+
+    # then each is a conflict, and nothing changed
+    for body in (booked, assigned, moved):
+        assert error_codes(body) == ["CONFLICT"], body
+    assert (await one(client, alice, unassigned["data"]["bookService"]["id"]))["staff"] is None  # type: ignore[index]
+    assert await one(client, alice, daves_other) == before
+    # once carol cancels, dave is free again
+    await gql(client, CANCEL, {"id": first["id"]}, session=carol)
+    body = (
+        await gql(client, BOOK, {"input": {**overlapping, "staffId": dave}}, session=alice)
+    ).json()
+    assert body["data"]["bookService"]["staff"] == {"email": "dave@initech.test"}
