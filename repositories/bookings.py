@@ -124,7 +124,8 @@ class BookingRepository(TenantRepository):
 
     async def _now(self) -> datetime:
         """The transaction's time, the same clock the database policies use."""
-        return (await self._execute(select(func.now()))).scalar_one()  # type: ignore[no-any-return]
+        now: datetime = (await self._execute(select(func.now()))).scalar_one()
+        return now
 
     def _check_window(self, starts_at: datetime, now: datetime, rules: BookingRules) -> None:
         if starts_at <= now:
@@ -142,8 +143,8 @@ class BookingRepository(TenantRepository):
         notice = timedelta(hours=rules.cancellation_notice_hours)
         if self.is_client and booking.starts_at - now < notice:
             raise BadUserInput(
-                f"Bookings can be changed at most {rules.cancellation_notice_hours} hours "
-                "before they start"
+                "Bookings can be cancelled or moved no later than "
+                f"{rules.cancellation_notice_hours} hours before they start"
             )
 
     async def _check_staff(self, staff_id: uuid.UUID | None) -> None:

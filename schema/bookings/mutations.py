@@ -19,9 +19,11 @@ def _aware(value: datetime) -> datetime:
 
 
 def _notes(value: str | None) -> str | None:
-    if value is not None and len(value) > MAX_NOTES:
+    if value is None:
+        return None
+    if len(value) > MAX_NOTES:
         raise BadUserInput(f"The notes must be at most {MAX_NOTES} characters long")
-    return value.strip() or None if value is not None else None
+    return value.strip() or None
 
 
 @strawberry.input
