@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import hash_password
 from app.context import Role
-from repositories.models import AuditLog, Service, Task
+from repositories.models import AuditLog, AvailabilitySlot, Booking, Service, Task
 from repositories.platform import PlatformRepository
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo credential
@@ -91,6 +91,20 @@ _TITLES = (
     "Prepare board pack",
     "Check contract renewal terms",
 )
+# Per tenant: a withdrawn service (never in the public catalogue), how many availability slots
+# and bookings, and who books (a CLIENT where the tenant has one; otherwise members book).
+_WITHDRAWN = {
+    "acme": ("paper-filing", "Paper filing (withdrawn)", 20000, 60),
+    "globex": ("fax-reports", "Faxed reports (withdrawn)", 5000, 30),
+}
+_SLOTS = {"acme": 24, "globex": 10, "initech": 4}
+_BOOKINGS = {"acme": 14, "globex": 6, "initech": 3}
+_BOOKERS = {
+    "acme": ("carol@acme.test", "carol@acme.test", "dave@initech.test"),
+    "globex": ("alice@acme.test",),
+    "initech": ("dave@initech.test",),
+}
+
 _CLIENTS = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Wingtip", "Litware", "Proseware")
 _STATUSES = ("TODO", "IN_PROGRESS", "BLOCKED", "DONE")
 _PRIORITIES = ("LOW", "MEDIUM", "HIGH", "URGENT")
@@ -104,7 +118,16 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
     """Create whatever part of the demo data is missing; returns how many rows were new."""
     now = now or datetime.now(UTC)
     platform = PlatformRepository(session)
-    created = {"tenants": 0, "users": 0, "memberships": 0, "services": 0, "tasks": 0, "audit": 0}
+    created = {
+        "tenants": 0,
+        "users": 0,
+        "memberships": 0,
+        "services": 0,
+        "tasks": 0,
+        "audit": 0,
+        "availability_slots": 0,
+        "bookings": 0,
+    }
 
     tenant_ids: dict[str, uuid.UUID] = {}
     for demo in TENANTS:
@@ -206,4 +229,73 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
                 for row in tasks
             ],
         )
+        withdrawn, slots, bookings = _portal_rows(demo, tenant_id, members, user_ids, now)
+        created["services"] += await platform.insert_missing(Service, withdrawn)
+        created["availability_slots"] += await platform.insert_missing(AvailabilitySlot, slots)
+        created["bookings"] += await platform.insert_missing(Booking, bookings)
     return created
+
+
+def _portal_rows(
+    demo: DemoTenant,
+    tenant_id: uuid.UUID,
+    staff: list[uuid.UUID],
+    user_ids: dict[str, uuid.UUID],
+    now: datetime,
+) -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
+    """A withdrawn service, availability slots (mostly ahead, a few past, some for any service)
+    and bookings in every status for one demo tenant."""
+    day = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    withdrawn = _WITHDRAWN.get(demo.slug)
+    services = (
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": _id(demo.slug, "service", withdrawn[0]),
+                "slug": withdrawn[0],
+                "name": withdrawn[1],
+                "price_cents": withdrawn[2],
+                "duration_minutes": withdrawn[3],
+                "active": False,
+            }
+        ]
+        if withdrawn
+        else []
+    )
+    slots = []
+    for i in range(_SLOTS[demo.slug]):
+        starts = day + timedelta(days=i - 2 if i < 3 else i, hours=(i % 3) * 3)
+        slots.append(
+            {
+                "tenant_id": tenant_id,
+                "id": _id(demo.slug, "slot", str(i)),
+                "staff_id": staff[i % len(staff)],
+                "service_id": None
+                if i % 4 == 0
+                else _id(demo.slug, "service", demo.services[i % len(demo.services)][0]),
+                "starts_at": starts,
+                "ends_at": starts + timedelta(hours=2),
+                "capacity": 1 + i % 3,
+            }
+        )
+    bookings = []
+    bookers = _BOOKERS[demo.slug]
+    for i in range(_BOOKINGS[demo.slug]):
+        service = demo.services[i % len(demo.services)]
+        past = i % 3 == 0
+        starts = day + timedelta(days=-(i + 1) if past else i + 3, hours=i % 6)
+        status = ("COMPLETED", "CANCELLED")[i % 2] if past else ("REQUESTED", "CONFIRMED")[i % 2]
+        bookings.append(
+            {
+                "tenant_id": tenant_id,
+                "id": _id(demo.slug, "booking", str(i)),
+                "service_id": _id(demo.slug, "service", service[0]),
+                "client_id": user_ids[bookers[i % len(bookers)]],
+                "staff_id": None if i % 4 == 1 else staff[i % len(staff)],
+                "starts_at": starts,
+                "ends_at": starts + timedelta(minutes=service[3]),
+                "status": status,
+                "notes": f"Demo booking {i + 1} of {demo.name}.",
+            }
+        )
+    return services, slots, bookings

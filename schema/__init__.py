@@ -21,6 +21,12 @@ from strawberry.types import ExecutionContext
 
 from schema.auth.mutations import AuthMutations
 from schema.auth.queries import AuthQueries
+from schema.availability.mutations import AvailabilityMutations
+from schema.availability.queries import AvailabilityQueries
+from schema.bookings.mutations import BookingMutations
+from schema.bookings.queries import BookingQueries
+from schema.services.mutations import ServiceMutations
+from schema.services.queries import ServiceQueries
 from schema.tasks.mutations import TaskMutations
 from schema.tasks.queries import TaskQueries
 
@@ -30,12 +36,14 @@ MAX_TOKENS = 2_000
 
 
 @strawberry.type
-class Query(AuthQueries, TaskQueries):
+class Query(AuthQueries, TaskQueries, ServiceQueries, AvailabilityQueries, BookingQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutations, TaskMutations):
+class Mutation(
+    AuthMutations, TaskMutations, ServiceMutations, AvailabilityMutations, BookingMutations
+):
     pass
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.context import TenantContext
 from repositories.base import Repository
 from repositories.records import TenantRecord
+from schema.services.dataloaders import ServiceByIdLoader
 from schema.users.dataloaders import UserByIdLoader
 
 if TYPE_CHECKING:
@@ -30,10 +31,14 @@ class ResponseActions:
 @dataclass(frozen=True, slots=True)
 class Loaders:
     users: UserByIdLoader
+    services: ServiceByIdLoader
 
     @classmethod
     def create(cls, session: AsyncSession, ctx: TenantContext) -> Loaders:
-        return cls(users=UserByIdLoader(session, ctx))
+        return cls(
+            users=UserByIdLoader(session, ctx),
+            services=ServiceByIdLoader(session, ctx),
+        )
 
 
 @dataclass(frozen=True, slots=True)
