@@ -21,8 +21,15 @@ from strawberry.types import ExecutionContext
 
 from schema.auth.mutations import AuthMutations
 from schema.auth.queries import AuthQueries
+from schema.compliance.mutations import ComplianceMutations
+from schema.compliance.queries import ComplianceQueries
+from schema.service_requests.mutations import ServiceRequestMutations
+from schema.service_requests.queries import ServiceRequestQueries
+from schema.task_templates.mutations import TaskTemplateMutations
+from schema.task_templates.queries import TaskTemplateQueries
 from schema.tasks.mutations import TaskMutations
 from schema.tasks.queries import TaskQueries
+from schema.work.mutations import WorkMutations
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -30,12 +37,25 @@ MAX_TOKENS = 2_000
 
 
 @strawberry.type
-class Query(AuthQueries, TaskQueries):
+class Query(
+    AuthQueries,
+    TaskQueries,
+    ServiceRequestQueries,
+    TaskTemplateQueries,
+    ComplianceQueries,
+):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutations, TaskMutations):
+class Mutation(
+    AuthMutations,
+    TaskMutations,
+    ServiceRequestMutations,
+    TaskTemplateMutations,
+    ComplianceMutations,
+    WorkMutations,
+):
     pass
 
 

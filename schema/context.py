@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.context import TenantContext
 from repositories.base import Repository
 from repositories.records import TenantRecord
+from schema.service_requests.dataloaders import ServiceNameByIdLoader
+from schema.tasks.dataloaders import TaskByIdLoader
 from schema.users.dataloaders import UserByIdLoader
 
 if TYPE_CHECKING:
@@ -30,10 +32,16 @@ class ResponseActions:
 @dataclass(frozen=True, slots=True)
 class Loaders:
     users: UserByIdLoader
+    tasks: TaskByIdLoader
+    service_names: ServiceNameByIdLoader
 
     @classmethod
     def create(cls, session: AsyncSession, ctx: TenantContext) -> Loaders:
-        return cls(users=UserByIdLoader(session, ctx))
+        return cls(
+            users=UserByIdLoader(session, ctx),
+            tasks=TaskByIdLoader(session, ctx),
+            service_names=ServiceNameByIdLoader(session, ctx),
+        )
 
 
 @dataclass(frozen=True, slots=True)
