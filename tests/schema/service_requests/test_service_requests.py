@@ -425,6 +425,35 @@ async def test_an_anonymous_submission_on_globex_stays_in_globex(
         assert found == expected, slug
 
 
+async def test_an_anonymous_visitor_may_name_one_of_the_hosts_services(
+    client: httpx.AsyncClient, runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    acme = demo.tenants["acme"]
+    service = (await rows(runtime_conn, acme, "SELECT id FROM services WHERE slug = 'payroll'"))[0]
+    body = (
+        await gql(
+            client,
+            SUBMIT,
+            {
+                "input": {
+                    "description": "Payroll for 40 people",
+                    "serviceId": encode_id("Service", service.id),
+                    "contactEmail": "hr@wingtip.example",
+                }
+            },
+            host="acme.localhost",
+        )
+    ).json()
+    assert body == {"data": {"submitServiceRequest": {"submitted": True, "serviceRequest": None}}}
+    stored = await rows(
+        runtime_conn,
+        acme,
+        "SELECT service_id, client_id FROM service_requests WHERE description = :d",
+        {"d": "Payroll for 40 people"},
+    )
+    assert [tuple(r) for r in stored] == [(service.id, None)]
+
+
 async def test_anonymous_submission_on_the_bare_domain_is_bad_input(
     client: httpx.AsyncClient, runtime_conn: AsyncConnection, demo: DemoData
 ) -> None:
