@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+import structlog
 
 from repositories.service_requests import Contact, Conversion, ServiceRequestRepository
 from schema.context import Info
@@ -15,6 +16,8 @@ from schema.service_requests.types import (
 )
 from schema.tasks.types import TaskPriority
 from schema.work import inputs
+
+log = structlog.get_logger("tenantgraph.service_requests")
 
 
 @strawberry.input(
@@ -62,6 +65,12 @@ class ServiceRequestMutations:
                 submitted=True, service_request=ServiceRequest.from_row(row)
             )
         await repo.submit_public(description=description, service_id=service_id, contact=contact)
+        # the anonymous path may not write audit rows: the log keeps the trace instead
+        log.info(
+            "public service request submitted",
+            tenant_id=str(info.context.tenant.public_tenant_id),
+            with_service=service_id is not None,
+        )
         return ServiceRequestReceipt(submitted=True, service_request=None)
 
     @strawberry.mutation(
