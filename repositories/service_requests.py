@@ -192,7 +192,7 @@ class ServiceRequestRepository(TenantRepository):
             .where(ServiceRequest.id == id, *self._visible())
             .with_for_update()
         )
-        request = result.scalar_one_or_none()
+        request: ServiceRequest | None = result.scalar_one_or_none()
         if request is None:
             raise NotFound("Service request not found")
         return request

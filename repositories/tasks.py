@@ -184,7 +184,7 @@ class TaskRepository(TenantRepository):
             action="task.delete", target_type="task", target_id=id, changes={"title": task.title}
         )
 
-    async def _lock_all(self, ids: Sequence[uuid.UUID]) -> list[Task]:
+    async def _lock_all(self, ids: Sequence[uuid.UUID]) -> Sequence[Task]:
         """Every task of `ids`, locked for the change, in the order given; NOT_FOUND (naming
         none of them) unless each one is visible."""
         wanted = list(dict.fromkeys(ids))
@@ -199,7 +199,9 @@ class TaskRepository(TenantRepository):
             raise NotFound("One or more of the tasks were not found")
         return [found[task_id] for task_id in wanted]
 
-    async def update_many(self, *, ids: Sequence[uuid.UUID], changes: dict[str, Any]) -> list[Task]:
+    async def update_many(
+        self, *, ids: Sequence[uuid.UUID], changes: dict[str, Any]
+    ) -> Sequence[Task]:
         """Apply the same `changes` to every task of `ids`, all or nothing: NOT_FOUND unless
         each one is visible. One audit row per task that changed."""
         unknown = set(changes) - set(_EDITABLE)
