@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import hash_password
 from app.context import Role
-from repositories.models import AuditLog, AvailabilitySlot, Booking, Service, Task
+from repositories.models import (
+    AuditLog,
+    AvailabilitySlot,
+    Booking,
+    ComplianceRecord,
+    Service,
+    ServiceRequest,
+    Task,
+    TaskTemplate,
+)
 from repositories.platform import PlatformRepository
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo credential
@@ -233,6 +242,9 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
         created["services"] += await platform.insert_missing(Service, withdrawn)
         created["availability_slots"] += await platform.insert_missing(AvailabilitySlot, slots)
         created["bookings"] += await platform.insert_missing(Booking, bookings)
+        work = await _seed_work(platform, demo, tenant_id, members, clients, now)
+        for key, count in work.items():
+            created[key] = created.get(key, 0) + count
     return created
 
 
@@ -299,3 +311,129 @@ def _portal_rows(
             }
         )
     return services, slots, bookings
+
+
+# --- service requests, task templates and compliance records ---------------------------------
+
+# per tenant: (service requests, task templates, compliance records)
+_WORK_SIZES = {"acme": (12, 4, 9), "globex": (7, 3, 6), "initech": (4, 2, 3)}
+_REQUESTS = (
+    "We need help with our quarterly VAT return.",
+    "Could you review the payroll for our new hires?",
+    "Our year-end accounts are due next month.",
+    "Looking for advice on restructuring the company.",
+    "Please prepare the documents for an audit.",
+    "We received a letter from the tax authority.",
+)
+_CONTACTS = (
+    ("Priya Patel", "priya@northwind.example"),
+    ("Tom Becker", "tom.becker@contoso.example"),
+    ("Ana Ruiz", "ana@fabrikam.example"),
+    ("Jon Olsen", "jon@tailspin.example"),
+)
+_REQUEST_STATUSES = ("NEW", "IN_REVIEW", "NEW", "REJECTED", "CLOSED")
+_TEMPLATES = (
+    (
+        "Client onboarding",
+        "Onboard new client",
+        "Collect ID, engagement letter and KYC.",
+        "HIGH",
+        7,
+    ),
+    ("Monthly close", "Monthly close checklist", "Reconcile, accrue and report.", "MEDIUM", 5),
+    ("VAT filing", "Prepare VAT filing", "Gather invoices and file the return.", "HIGH", 14),
+    ("Annual review", "Annual client review", None, "LOW", 30),
+)
+_COMPLIANCE = (
+    ("Anti-money-laundering check", "AML"),
+    ("Data protection register review", "GDPR"),
+    ("Professional indemnity renewal", "Insurance"),
+    ("Client identity verification", "KYC"),
+    ("Annual licence renewal", "Licensing"),
+)
+_COMPLIANCE_STATUSES = ("PENDING", "COMPLIANT", "PENDING", "NON_COMPLIANT", "WAIVED")
+
+
+async def _seed_work(
+    platform: PlatformRepository,
+    demo: DemoTenant,
+    tenant_id: uuid.UUID,
+    members: list[uuid.UUID],
+    clients: list[uuid.UUID],
+    now: datetime,
+) -> dict[str, int]:
+    """Service requests (from a client where the tenant has one, else public contacts; every
+    fifth converted into one of the demo tasks), task templates and compliance records (some
+    overdue, some tied to a task)."""
+    n_requests, n_templates, n_records = _WORK_SIZES[demo.slug]
+    rng = random.Random(f"{demo.slug}/work")  # noqa: S311 - demo data, not security
+
+    def task_id(i: int) -> uuid.UUID:
+        return _id(demo.slug, "task", str(i % demo.tasks))
+
+    requests = []
+    for i in range(n_requests):
+        created_at = now - timedelta(days=40 - i * 35 / n_requests, hours=rng.randint(0, 8))
+        from_client = bool(clients) and i % 2 == 0
+        name, email = _CONTACTS[i % len(_CONTACTS)]
+        converted = i % 5 == 2
+        requests.append(
+            {
+                "tenant_id": tenant_id,
+                "id": _id(demo.slug, "service-request", str(i)),
+                "service_id": _id(demo.slug, "service", demo.services[i % len(demo.services)][0])
+                if i % 3
+                else None,
+                "client_id": clients[i % len(clients)] if from_client else None,
+                "contact_name": None if from_client else name,
+                "contact_email": None if from_client else email,
+                "contact_phone": None if from_client or i % 2 else f"+44 20 7946 0{i:03d}",
+                "description": _REQUESTS[i % len(_REQUESTS)],
+                "status": "CONVERTED"
+                if converted
+                else _REQUEST_STATUSES[i % len(_REQUEST_STATUSES)],
+                "task_id": task_id(i * 3) if converted else None,
+                "created_at": created_at,
+                "updated_at": created_at,
+            }
+        )
+    templates = [
+        {
+            "tenant_id": tenant_id,
+            "id": _id(demo.slug, "task-template", name),
+            "name": name,
+            "title": title,
+            "description": description,
+            "priority": priority,
+            "due_in_days": days,
+            "created_at": now - timedelta(days=90 - i),
+        }
+        for i, (name, title, description, priority, days) in enumerate(_TEMPLATES[:n_templates])
+    ]
+    records = []
+    for i in range(n_records):
+        title, category = _COMPLIANCE[i % len(_COMPLIANCE)]
+        status = _COMPLIANCE_STATUSES[i % len(_COMPLIANCE_STATUSES)]
+        # every third record is due in the past; PENDING ones among them are overdue
+        due = now + timedelta(days=(-1 if i % 3 == 0 else 1) * rng.randint(3, 60))
+        created_at = now - timedelta(days=50 - i * 45 / n_records, hours=rng.randint(0, 8))
+        records.append(
+            {
+                "tenant_id": tenant_id,
+                "id": _id(demo.slug, "compliance", str(i)),
+                "task_id": task_id(i * 2 + 1) if i % 2 else None,
+                "title": f"{title} ({i + 1})" if i >= len(_COMPLIANCE) else title,
+                "category": category,
+                "status": status,
+                "due_at": due,
+                "notes": f"Demo compliance record {i + 1} of {demo.name}.",
+                "created_by_id": members[i % len(members)],
+                "created_at": created_at,
+                "updated_at": created_at,
+            }
+        )
+    return {
+        "service requests": await platform.insert_missing(ServiceRequest, requests),
+        "task templates": await platform.insert_missing(TaskTemplate, templates),
+        "compliance records": await platform.insert_missing(ComplianceRecord, records),
+    }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,13 @@ class TaskRepository(TenantRepository):
         result = await self._execute(select(Task).where(Task.id == id, *self._visible()))
         return result.scalar_one_or_none()
 
+    async def get_many(self, *, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Task]:
+        """The visible tasks among `ids`; the others are simply absent."""
+        if not ids:
+            return {}
+        result = await self._execute(select(Task).where(Task.id.in_(list(ids)), *self._visible()))
+        return {task.id: task for task in result.scalars()}
+
     async def list(
         self, *, first: int, after: Cursor | None = None, flt: TaskFilter = TaskFilter()
     ) -> Page[Task]:
@@ -102,8 +110,11 @@ class TaskRepository(TenantRepository):
         priority: str = "MEDIUM",
         due_at: datetime | None = None,
         assignee_id: uuid.UUID | None = None,
+        service_id: uuid.UUID | None = None,
+        source: dict[str, str] | None = None,
     ) -> Task:
-        """A new task in the context tenant, created by the context user; audited."""
+        """A new task in the context tenant, created by the context user; audited (`source`
+        says where it came from, e.g. a template or a service request)."""
         await self._check_assignee(assignee_id)
         task = Task(
             tenant_id=self.tenant_id,
@@ -115,6 +126,7 @@ class TaskRepository(TenantRepository):
             due_at=due_at,
             assignee_id=assignee_id,
             created_by_id=self.user_id,
+            service_id=service_id,
         )
         self.session.add(task)
         await self._flush()
@@ -124,7 +136,12 @@ class TaskRepository(TenantRepository):
             action="task.create",
             target_type="task",
             target_id=task.id,
-            changes={"title": title, "priority": priority, "assignee_id": _str(assignee_id)},
+            changes={
+                "title": title,
+                "priority": priority,
+                "assignee_id": _str(assignee_id),
+                **(source or {}),
+            },
         )
         return task
 
@@ -166,6 +183,77 @@ class TaskRepository(TenantRepository):
         await AuditRepository(self.session, self.ctx).record(
             action="task.delete", target_type="task", target_id=id, changes={"title": task.title}
         )
+
+    async def _lock_all(self, ids: Sequence[uuid.UUID]) -> Sequence[Task]:
+        """Every task of `ids`, locked for the change, in the order given; NOT_FOUND (naming
+        none of them) unless each one is visible."""
+        wanted = list(dict.fromkeys(ids))
+        result = await self._execute(
+            select(Task)
+            .where(Task.id.in_(wanted), *self._visible())
+            .order_by(Task.id)
+            .with_for_update()
+        )
+        found = {task.id: task for task in result.scalars()}
+        if len(found) != len(wanted):
+            raise NotFound("One or more of the tasks were not found")
+        return [found[task_id] for task_id in wanted]
+
+    async def update_many(
+        self, *, ids: Sequence[uuid.UUID], changes: dict[str, Any]
+    ) -> Sequence[Task]:
+        """Apply the same `changes` to every task of `ids`, all or nothing: NOT_FOUND unless
+        each one is visible. One audit row per task that changed."""
+        unknown = set(changes) - set(_EDITABLE)
+        if unknown:
+            raise BadUserInput(f"Cannot change {', '.join(sorted(unknown))}")
+        tasks = await self._lock_all(ids)
+        if "assignee_id" in changes:
+            await self._check_assignee(changes["assignee_id"])
+        audit = AuditRepository(self.session, self.ctx)
+        diffs: list[tuple[uuid.UUID, dict[str, Any]]] = []
+        for task in tasks:
+            diff = {
+                key: {"from": _str(getattr(task, key)), "to": _str(value)}
+                for key, value in changes.items()
+                if getattr(task, key) != value
+            }
+            if not diff:
+                continue
+            for key, value in changes.items():
+                setattr(task, key, value)
+            task.updated_at = func.now()
+            diffs.append((task.id, diff))
+        await self._flush()
+        for task_id, diff in diffs:
+            await audit.record(
+                action="task.update", target_type="task", target_id=task_id, changes=diff
+            )
+        result = await self._execute(
+            select(Task)
+            .where(Task.id.in_([task.id for task in tasks]), *self._visible())
+            .execution_options(populate_existing=True)
+        )
+        fresh = {task.id: task for task in result.scalars()}
+        return [fresh[task.id] for task in tasks]
+
+    async def delete_many(self, *, ids: Sequence[uuid.UUID]) -> int:
+        """Delete every task of `ids`, all or nothing: NOT_FOUND unless each one is visible.
+        One audit row per task; how many were deleted."""
+        tasks = await self._lock_all(ids)
+        for task in tasks:
+            async with self._lock:
+                await self.session.delete(task)
+        await self._flush()
+        audit = AuditRepository(self.session, self.ctx)
+        for task in tasks:
+            await audit.record(
+                action="task.delete",
+                target_type="task",
+                target_id=task.id,
+                changes={"title": task.title, "bulk": True},
+            )
+        return len(tasks)
 
 
 def _str(value: Any) -> Any:

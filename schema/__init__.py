@@ -25,10 +25,17 @@ from schema.availability.mutations import AvailabilityMutations
 from schema.availability.queries import AvailabilityQueries
 from schema.bookings.mutations import BookingMutations
 from schema.bookings.queries import BookingQueries
+from schema.compliance.mutations import ComplianceMutations
+from schema.compliance.queries import ComplianceQueries
+from schema.service_requests.mutations import ServiceRequestMutations
+from schema.service_requests.queries import ServiceRequestQueries
 from schema.services.mutations import ServiceMutations
 from schema.services.queries import ServiceQueries
+from schema.task_templates.mutations import TaskTemplateMutations
+from schema.task_templates.queries import TaskTemplateQueries
 from schema.tasks.mutations import TaskMutations
 from schema.tasks.queries import TaskQueries
+from schema.work.mutations import WorkMutations
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -36,13 +43,30 @@ MAX_TOKENS = 2_000
 
 
 @strawberry.type
-class Query(AuthQueries, TaskQueries, ServiceQueries, AvailabilityQueries, BookingQueries):
+class Query(
+    AuthQueries,
+    TaskQueries,
+    ServiceQueries,
+    AvailabilityQueries,
+    BookingQueries,
+    ServiceRequestQueries,
+    TaskTemplateQueries,
+    ComplianceQueries,
+):
     pass
 
 
 @strawberry.type
 class Mutation(
-    AuthMutations, TaskMutations, ServiceMutations, AvailabilityMutations, BookingMutations
+    AuthMutations,
+    TaskMutations,
+    ServiceMutations,
+    AvailabilityMutations,
+    BookingMutations,
+    ServiceRequestMutations,
+    TaskTemplateMutations,
+    ComplianceMutations,
+    WorkMutations,
 ):
     pass
 

@@ -12,6 +12,7 @@ from app.context import TenantContext
 from repositories.base import Repository
 from repositories.records import TenantRecord
 from schema.services.dataloaders import ServiceByIdLoader
+from schema.tasks.dataloaders import TaskByIdLoader
 from schema.users.dataloaders import UserByIdLoader
 
 if TYPE_CHECKING:
@@ -32,12 +33,14 @@ class ResponseActions:
 class Loaders:
     users: UserByIdLoader
     services: ServiceByIdLoader
+    tasks: TaskByIdLoader
 
     @classmethod
     def create(cls, session: AsyncSession, ctx: TenantContext) -> Loaders:
         return cls(
             users=UserByIdLoader(session, ctx),
             services=ServiceByIdLoader(session, ctx),
+            tasks=TaskByIdLoader(session, ctx),
         )
 
 
