@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from app.errors import TenantMismatch
 from repositories.base import TenantRepository
 from repositories.models import AuditLog
 
@@ -31,6 +32,24 @@ class AuditRepository(TenantRepository):
             )
         )
         await self._flush()
+
+    async def record_public_submission(self, *, service_request_id: uuid.UUID) -> None:
+        """The audit row of an anonymous submission, in the host's tenant: no actor, one action
+        (the only audit row the public path may write)."""
+        if self.ctx.public_tenant_id is None or self.ctx.user_id is not None:
+            raise TenantMismatch("a public submission needs an anonymous visitor of a tenant host")
+        # a plain INSERT: the ORM's RETURNING would need a read policy this path does not have
+        await self._execute(
+            insert(AuditLog).values(
+                tenant_id=self.ctx.public_tenant_id,
+                id=uuid.uuid4(),
+                actor_id=None,
+                action="service_request.submit_public",
+                target_type="service_request",
+                target_id=service_request_id,
+                request_id=self.ctx.request_id,
+            )
+        )
 
     async def list_recent(self, *, limit: int = 50) -> list[AuditLog]:
         """The newest audit rows of the context tenant."""

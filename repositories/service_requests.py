@@ -150,8 +150,8 @@ class ServiceRequestRepository(TenantRepository):
     ) -> None:
         """A NEW request from an anonymous visitor of the host's tenant, with contact details
         only: never linked to an account, even one with that email. Nothing is read back (the
-        database allows this path to insert, not to select), so neither is it audited: the
-        anonymous path may not write audit rows."""
+        database allows this path to insert, not to select); its audit row is the one the
+        public path may write."""
         tenant_id = self.ctx.public_tenant_id
         if tenant_id is None or self.ctx.user_id is not None:
             raise BadUserInput("Submit the request on the organization's own address")
@@ -159,10 +159,11 @@ class ServiceRequestRepository(TenantRepository):
             raise BadUserInput("A contact email is required")
         await self._check_service(tenant_id, service_id)
         # A plain INSERT without RETURNING: RETURNING would need a read policy it does not have.
+        request_id = uuid.uuid4()
         await self._execute(
             insert(ServiceRequest).values(
                 tenant_id=tenant_id,
-                id=uuid.uuid4(),
+                id=request_id,
                 service_id=service_id,
                 client_id=None,
                 contact_name=contact.name,
@@ -172,6 +173,9 @@ class ServiceRequestRepository(TenantRepository):
                 status="NEW",
                 task_id=None,
             )
+        )
+        await AuditRepository(self.session, self.ctx).record_public_submission(
+            service_request_id=request_id
         )
 
     async def _get_for_update(self, id: uuid.UUID) -> ServiceRequest:

@@ -65,7 +65,6 @@ class ServiceRequestMutations:
                 submitted=True, service_request=ServiceRequest.from_row(row)
             )
         await repo.submit_public(description=description, service_id=service_id, contact=contact)
-        # the anonymous path may not write audit rows: the log keeps the trace instead
         log.info(
             "public service request submitted",
             tenant_id=str(info.context.tenant.public_tenant_id),

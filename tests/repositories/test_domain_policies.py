@@ -141,3 +141,25 @@ async def test_public_path_reads_only_the_hosts_catalogue(
     )
     # and what it submitted is not readable back through the public path
     assert await runtime_conn.scalar(text("SELECT count(*) FROM service_requests")) == 0
+
+
+async def test_public_path_audits_only_its_own_submission(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    acme, globex = demo.tenants["acme"], demo.tenants["globex"]
+    await bind(runtime_conn, public=acme)
+    insert = "INSERT INTO audit_logs (tenant_id, actor_id, action, target_type) VALUES (:t, :a, :action, 'service_request')"
+    await runtime_conn.execute(
+        text(insert), {"t": acme, "a": None, "action": "service_request.submit_public"}
+    )
+    for params in (
+        {"t": globex, "a": None, "action": "service_request.submit_public"},  # another tenant
+        {
+            "t": acme,
+            "a": demo.users["alice@acme.test"],
+            "action": "service_request.submit_public",
+        },  # an actor
+        {"t": acme, "a": None, "action": "task.delete"},  # another action
+    ):
+        await refused(runtime_conn, insert, params, "row-level security")
+    assert await runtime_conn.scalar(text("SELECT count(*) FROM audit_logs")) == 0  # reads nothing

@@ -370,6 +370,23 @@ async def test_an_anonymous_submission_lands_in_the_hosts_tenant_only(
     assert [tuple(r) for r in stored] == [
         (acme, None, "Carol C.", "carol@acme.test", "(020) 7946-0000", "NEW", None)
     ]
+    # audited in acme, with no actor, naming the request
+    audit = await rows(
+        runtime_conn,
+        acme,
+        "SELECT a.actor_id, a.target_type FROM audit_logs a JOIN service_requests r "
+        "ON r.tenant_id = a.tenant_id AND r.id = a.target_id "
+        "WHERE a.action = 'service_request.submit_public' AND r.description LIKE 'Anonymous:%'",
+    )
+    assert [tuple(r) for r in audit] == [(None, "service_request")]
+    assert (
+        await scalar(
+            runtime_conn,
+            globex,
+            "SELECT count(*) FROM audit_logs WHERE action = 'service_request.submit_public'",
+        )
+        == 0
+    )
     # never linked to the account with that email, and no membership created
     assert (
         await scalar(
