@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import hash_password
 from app.context import Role
-from repositories.models import AuditLog, Service, Task
+from repositories.models import (
+    AuditLog,
+    BookingSettings,
+    HealthLog,
+    OrganizationSettings,
+    Service,
+    Task,
+    TenantDomain,
+)
 from repositories.platform import PlatformRepository
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo credential
@@ -105,6 +113,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
     now = now or datetime.now(UTC)
     platform = PlatformRepository(session)
     created = {"tenants": 0, "users": 0, "memberships": 0, "services": 0, "tasks": 0, "audit": 0}
+    created.update({"settings": 0, "domains": 0, "health": 0})
 
     tenant_ids: dict[str, uuid.UUID] = {}
     for demo in TENANTS:
@@ -201,4 +210,48 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
                 for row in tasks
             ],
         )
+        await _seed_admin(platform, demo.slug, tenant_id, now, created)
     return created
+
+
+# Admin surface: acme has its own organization settings and a custom domain, globex its own
+# booking rules, initech nothing (it reads the global defaults). Health checks differ in number.
+_ORGANIZATION = {
+    "acme": {"display_name": "Acme Advisory LLP", "timezone": "Europe/London", "locale": "en-GB"}
+}
+_BOOKING = {"globex": {"slot_minutes": 60, "min_notice_hours": 48, "max_advance_days": 180}}
+_DOMAINS = {"acme": ("portal.acme-advisory.test",), "globex": ("clients.globex-consulting.test",)}
+_HEALTH = {"acme": 6, "globex": 4, "initech": 2}
+_CHECKS = ("calendar-sync", "accounting-export", "webhook-delivery")
+
+
+async def _seed_admin(
+    platform: PlatformRepository,
+    slug: str,
+    tenant_id: uuid.UUID,
+    now: datetime,
+    created: dict[str, int],
+) -> None:
+    for model, values in ((OrganizationSettings, _ORGANIZATION), (BookingSettings, _BOOKING)):
+        if slug in values:
+            created["settings"] += await platform.insert_missing(
+                model,
+                [{"id": _id(slug, model.__tablename__), "tenant_id": tenant_id, **values[slug]}],
+            )
+    created["domains"] += await platform.insert_missing(
+        TenantDomain, [{"tenant_id": tenant_id, "domain": d} for d in _DOMAINS.get(slug, ())]
+    )
+    created["health"] += await platform.insert_missing(
+        HealthLog,
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": _id(slug, "health", str(i)),
+                "check_name": _CHECKS[i % len(_CHECKS)],
+                "status": "WARNING" if i % 4 == 3 else "OK",
+                "details": {"latency_ms": 120 + 15 * i},
+                "created_at": now - timedelta(hours=6 * i),
+            }
+            for i in range(_HEALTH[slug])
+        ],
+    )

@@ -19,6 +19,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from schema.admin.mutations import AdminMutations
+from schema.admin.queries import AdminQueries
 from schema.auth.mutations import AuthMutations
 from schema.auth.queries import AuthQueries
 from schema.tasks.mutations import TaskMutations
@@ -30,12 +32,12 @@ MAX_TOKENS = 2_000
 
 
 @strawberry.type
-class Query(AuthQueries, TaskQueries):
+class Query(AuthQueries, TaskQueries, AdminQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutations, TaskMutations):
+class Mutation(AuthMutations, TaskMutations, AdminMutations):
     pass
 
 
