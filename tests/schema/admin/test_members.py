@@ -340,3 +340,27 @@ async def test_statement_count_does_not_grow_with_page_size(
     assert costs[1] == costs[4]
     # set_config, the session check, the page, the count, one batched user load
     assert costs[4] <= 5
+
+
+async def test_staff_and_clients_cannot_change_members(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    carol = await login(client, "carol@acme.test")
+    dave = await login(client, "dave@initech.test", tenant="acme")
+    alice = await login(client, "alice@acme.test")
+    before = await members_of(client, alice)
+    target = demo.user_gid("carol@acme.test")
+
+    for session in (carol, dave):
+        for query, variables in (
+            (ADD, {"email": "bob@globex.test", "role": "ADMIN"}),
+            (CHANGE_ROLE, {"u": target, "role": "ADMIN"}),
+            (SUSPEND, {"u": target}),
+            (REACTIVATE, {"u": target}),
+            (REMOVE, {"u": target}),
+        ):
+            body = (await gql(client, query, variables, session=session)).json()
+            assert error_codes(body) == ["FORBIDDEN"], (query, body)
+            assert body["data"] is None
+
+    assert await members_of(client, alice) == before
