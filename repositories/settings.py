@@ -321,7 +321,8 @@ class SettingsRepository(TenantRepository):
 
     async def update(self, *, section: str, changes: Mapping[str, Any]) -> SettingsValues:
         """Validate and write `changes` into the tenant's own row (created on the first write,
-        starting from the current effective values); audited with before/after."""
+        starting from the current effective values); audited with before/after. A null in an
+        optional field means "the platform default"."""
         clean = validate(section, changes)
         before, after = await self._write(section, clean)
         await AuditRepository(self.session, self.ctx).record(
@@ -360,12 +361,16 @@ class SettingsRepository(TenantRepository):
     ) -> tuple[SettingsValues, SettingsValues]:
         before = await self.get(section=section)
         if clean:
-            model: Any = SECTIONS[section].model
-            # Upsert on the partial unique index `uq_<table>_tenant`: the first write creates
-            # the tenant's row from the effective values, later ones change only `clean`.
+            spec = SECTIONS[section]
+            model: Any = spec.model
+            # Upsert on the partial unique index `uq_<table>_tenant`. The first write creates
+            # the tenant's row: required columns start from the effective values (they cannot
+            # say "inherit"), optional ones stay null and keep following the global row unless
+            # given; later writes change only `clean`.
+            first = {f.column: before.values[f.column] for f in spec.fields if not f.nullable}
             await self._execute(
                 insert(model)
-                .values(tenant_id=self.tenant_id, **{**before.values, **clean})
+                .values(tenant_id=self.tenant_id, **{**first, **clean})
                 .on_conflict_do_update(
                     index_elements=[model.tenant_id],
                     index_where=model.tenant_id.is_not(None),

@@ -412,3 +412,27 @@ async def test_only_admins_write_or_export(client: httpx.AsyncClient) -> None:
         assert (await settings_of(client, session))["organization"]["timezone"] == "Europe/London"
 
     assert await settings_of(client, alice) == before
+
+
+async def test_the_first_write_copies_required_fields_and_leaves_optional_ones_inherited(
+    client: httpx.AsyncClient, demo: DemoData, as_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    dave = await login(client, "dave@initech.test", host="initech.localhost")
+
+    body = (
+        await gql(client, UPDATE_ORGANIZATION, {"input": {"locale": "de"}}, session=dave)
+    ).json()
+
+    assert body["data"]["updateOrganizationSettings"] == {
+        "displayName": None,
+        "timezone": "UTC",
+        "locale": "de",
+        "customized": True,
+    }
+    initech = demo.tenants["initech"]
+    rows = await as_tenant(
+        initech,
+        "SELECT display_name, timezone, locale FROM organization_settings WHERE tenant_id = :t",
+        t=initech,
+    )
+    assert rows == [(None, "UTC", "de")]
