@@ -364,3 +364,24 @@ async def test_staff_and_clients_cannot_change_members(
             assert body["data"] is None
 
     assert await members_of(client, alice) == before
+
+
+async def test_changes_in_one_tenant_leave_the_same_users_other_membership_alone(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    bob = await login(client, "bob@globex.test", host="globex.localhost")
+    alice = await login(client, "alice@acme.test")
+    alice_id = demo.user_gid("alice@acme.test")
+
+    suspended = (await gql(client, SUSPEND, {"u": alice_id}, session=bob)).json()
+    removed = (await gql(client, REMOVE, {"u": alice_id}, session=bob)).json()
+
+    assert suspended == {"data": {"suspendMember": {"status": "SUSPENDED"}}}
+    assert removed == {"data": {"removeMember": True}}
+    assert emails(await members_of(client, bob)) == {"bob@globex.test"}
+    assert (await gql(client, VIEWER, session=alice)).json()["data"]["viewer"] == {"role": "ADMIN"}
+    acme = await members_of(client, alice)
+    assert (
+        next(e["node"] for e in acme["data"]["members"]["edges"] if "alice" in str(e))["status"]
+        == "ACTIVE"
+    )
