@@ -157,6 +157,8 @@ class MemberRepository(TenantRepository):
         await self._keep_an_admin(membership)
         m = TenantMembership
         try:
+            # in a savepoint (under the session lock, like `_execute`), so that a refused delete
+            # leaves the transaction usable and the answer is a clean CONFLICT
             async with self._lock, self.session.begin_nested():
                 await self.session.execute(
                     delete(m).where(m.tenant_id == self.tenant_id, m.user_id == user_id)
