@@ -275,6 +275,7 @@ class GraphQLEndpoint:
                 session=uow.session,
                 tokens=self.tokens,
                 loaders=Loaders.create(uow.session, ctx),
+                base_domain=self.settings.base_domain,
             )
             with bind_context(ctx):
                 try:

@@ -15,11 +15,15 @@ from repositories.models import (
     AuditLog,
     AvailabilitySlot,
     Booking,
+    BookingSettings,
     ComplianceRecord,
+    HealthLog,
+    OrganizationSettings,
     Service,
     ServiceRequest,
     Task,
     TaskTemplate,
+    TenantDomain,
 )
 from repositories.platform import PlatformRepository
 
@@ -136,6 +140,9 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
         "audit": 0,
         "availability_slots": 0,
         "bookings": 0,
+        "settings": 0,
+        "domains": 0,
+        "health": 0,
     }
 
     tenant_ids: dict[str, uuid.UUID] = {}
@@ -245,6 +252,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
         work = await _seed_work(platform, demo, tenant_id, members, clients, now)
         for key, count in work.items():
             created[key] = created.get(key, 0) + count
+        await _seed_admin(platform, demo.slug, tenant_id, now, created)
     return created
 
 
@@ -437,3 +445,46 @@ async def _seed_work(
         "task templates": await platform.insert_missing(TaskTemplate, templates),
         "compliance records": await platform.insert_missing(ComplianceRecord, records),
     }
+
+
+# Admin surface: acme has its own organization settings and a custom domain, globex its own
+# booking rules, initech nothing (it reads the global defaults). Health checks differ in number.
+_ORGANIZATION = {
+    "acme": {"display_name": "Acme Advisory LLP", "timezone": "Europe/London", "locale": "en-GB"}
+}
+_BOOKING = {"globex": {"slot_minutes": 60, "min_notice_hours": 48, "max_advance_days": 180}}
+_DOMAINS = {"acme": ("portal.acme-advisory.test",), "globex": ("clients.globex-consulting.test",)}
+_HEALTH = {"acme": 6, "globex": 4, "initech": 2}
+_CHECKS = ("calendar-sync", "accounting-export", "webhook-delivery")
+
+
+async def _seed_admin(
+    platform: PlatformRepository,
+    slug: str,
+    tenant_id: uuid.UUID,
+    now: datetime,
+    created: dict[str, int],
+) -> None:
+    for model, values in ((OrganizationSettings, _ORGANIZATION), (BookingSettings, _BOOKING)):
+        if slug in values:
+            created["settings"] += await platform.insert_missing(
+                model,
+                [{"id": _id(slug, model.__tablename__), "tenant_id": tenant_id, **values[slug]}],
+            )
+    created["domains"] += await platform.insert_missing(
+        TenantDomain, [{"tenant_id": tenant_id, "domain": d} for d in _DOMAINS.get(slug, ())]
+    )
+    created["health"] += await platform.insert_missing(
+        HealthLog,
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": _id(slug, "health", str(i)),
+                "check_name": _CHECKS[i % len(_CHECKS)],
+                "status": "WARNING" if i % 4 == 3 else "OK",
+                "details": {"latency_ms": 120 + 15 * i},
+                "created_at": now - timedelta(hours=6 * i),
+            }
+            for i in range(_HEALTH[slug])
+        ],
+    )

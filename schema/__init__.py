@@ -19,6 +19,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from schema.admin.mutations import AdminMutations
+from schema.admin.queries import AdminQueries
 from schema.auth.mutations import AuthMutations
 from schema.auth.queries import AuthQueries
 from schema.availability.mutations import AvailabilityMutations
@@ -52,6 +54,7 @@ class Query(
     ServiceRequestQueries,
     TaskTemplateQueries,
     ComplianceQueries,
+    AdminQueries,
 ):
     pass
 
@@ -67,6 +70,7 @@ class Mutation(
     TaskTemplateMutations,
     ComplianceMutations,
     WorkMutations,
+    AdminMutations,
 ):
     pass
 

@@ -52,6 +52,8 @@ class Context:
     tokens: TokenService
     loaders: Loaders
     response: ResponseActions = field(default_factory=ResponseActions)
+    # `<slug>.<base domain>` names a tenant: no custom domain may sit under it
+    base_domain: str = "localhost"
 
     def repo(self, cls: type[R]) -> R:
         """A repository of `cls` bound to this request's session and verified context."""
