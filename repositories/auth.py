@@ -33,8 +33,7 @@ class AuthRepository(Repository):
 
     async def bind(self, ctx: TenantContext) -> AuthRepository:
         """Switch the transaction to a newly verified identity (after a password check)."""
-        async with self._lock:
-            await apply_context(self.session, ctx)
+        await self._serialised(lambda: apply_context(self.session, ctx))
         return AuthRepository(self.session, ctx)
 
     async def session_state(self) -> SessionState | None:

@@ -129,8 +129,7 @@ class AvailabilityRepository(TenantRepository):
         )
         self.session.add(slot)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(slot)
+        await self._refresh(slot)
         await AuditRepository(self.session, self.ctx).record(
             action="availability_slot.create",
             target_type="availability_slot",
@@ -151,8 +150,7 @@ class AvailabilityRepository(TenantRepository):
         slot = await self.get(id=id)
         if slot is None:
             raise NotFound("Availability slot not found")
-        async with self._lock:
-            await self.session.delete(slot)
+        await self._delete(slot)
         await self._flush()
         await AuditRepository(self.session, self.ctx).record(
             action="availability_slot.delete",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Executable, Result
@@ -36,16 +37,39 @@ class Repository:
         self.ctx = ctx
         self._lock = _session_lock(session)
 
+    async def _serialised(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run one database operation alone on the session and to its end.
+
+        graphql-core cancels sibling resolvers when one of them fails into a non-null parent; a
+        statement cut off mid-flight would leave the connection unusable (and the request's
+        rollback with it). So the operation runs shielded: a cancelled caller waits for it to
+        finish, then gives way."""
+
+        async def run() -> T:
+            async with self._lock:
+                try:
+                    return await operation()
+                except IntegrityError as exc:
+                    raise _integrity_error(exc) from None
+
+        task = asyncio.ensure_future(run())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait([task])
+            raise
+
     async def _execute(self, statement: Executable, params: Any = None) -> Result[Any]:
-        async with self._lock:
-            return await self.session.execute(statement, params)
+        return await self._serialised(lambda: self.session.execute(statement, params))
 
     async def _flush(self) -> None:
-        async with self._lock:
-            try:
-                await self.session.flush()
-            except IntegrityError as exc:
-                raise _integrity_error(exc) from None
+        await self._serialised(self.session.flush)
+
+    async def _refresh(self, instance: object) -> None:
+        await self._serialised(lambda: self.session.refresh(instance))
+
+    async def _delete(self, instance: object) -> None:
+        await self._serialised(lambda: self.session.delete(instance))
 
 
 class TenantRepository(Repository):

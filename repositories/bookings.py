@@ -221,8 +221,7 @@ class BookingRepository(TenantRepository):
         )
         self.session.add(booking)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(booking)
+        await self._refresh(booking)
         await self._audit(
             "booking.create",
             booking,
@@ -292,8 +291,7 @@ class BookingRepository(TenantRepository):
         if diff:
             booking.updated_at = func.now()
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(booking)
+        await self._refresh(booking)
         await self._audit(action, booking, diff)
         return booking
 

@@ -113,8 +113,7 @@ class ComplianceRecordRepository(TenantRepository):
         )
         self.session.add(record)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(record)
+        await self._refresh(record)
         await AuditRepository(self.session, self.ctx).record(
             action="compliance_record.create",
             target_type="compliance_record",
@@ -143,8 +142,7 @@ class ComplianceRecordRepository(TenantRepository):
         if diff:
             record.updated_at = func.now()
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(record)
+        await self._refresh(record)
         await AuditRepository(self.session, self.ctx).record(
             action="compliance_record.update",
             target_type="compliance_record",
@@ -158,8 +156,7 @@ class ComplianceRecordRepository(TenantRepository):
         record = await self.get(id=id)
         if record is None:
             raise NotFound("Compliance record not found")
-        async with self._lock:
-            await self.session.delete(record)
+        await self._delete(record)
         await self._flush()
         await AuditRepository(self.session, self.ctx).record(
             action="compliance_record.delete",

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Delete, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.context import Role
@@ -121,8 +121,7 @@ class MemberRepository(TenantRepository):
         )
         self.session.add(membership)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(membership)
+        await self._refresh(membership)
         await self._audit("member.add", user_id, {"role": role.value, "display_name": display_name})
         return membership
 
@@ -156,26 +155,33 @@ class MemberRepository(TenantRepository):
         membership = await self._require(user_id)
         await self._keep_an_admin(membership)
         m = TenantMembership
-        try:
-            # in a savepoint (under the session lock, like `_execute`), so that a refused delete
-            # leaves the transaction usable and the answer is a clean CONFLICT
-            async with self._lock, self.session.begin_nested():
-                await self.session.execute(
-                    delete(m).where(m.tenant_id == self.tenant_id, m.user_id == user_id)
-                )
-        except IntegrityError as exc:
-            if _sqlstate(exc) == _FOREIGN_KEY_VIOLATION:
-                raise Conflict(
-                    "This member still has bookings that must be kept; suspend the member instead"
-                ) from None
-            raise
-        async with self._lock:
-            self.session.expunge(membership)
+        deleted = await self._serialised(
+            lambda: self._delete_in_savepoint(
+                delete(m).where(m.tenant_id == self.tenant_id, m.user_id == user_id)
+            )
+        )
+        if not deleted:
+            raise Conflict(
+                "This member still has bookings that must be kept; suspend the member instead"
+            )
+        self.session.expunge(membership)
         await self._audit(
             "member.remove", user_id, {"role": membership.role, "status": membership.status}
         )
 
     # --- helpers ------------------------------------------------------------------------------
+
+    async def _delete_in_savepoint(self, statement: Delete) -> bool:
+        """Run the DELETE in a savepoint, so that a foreign key's refusal leaves the transaction
+        usable; False when a restricting foreign key refused it."""
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(statement)
+        except IntegrityError as exc:
+            if _sqlstate(exc) == _FOREIGN_KEY_VIOLATION:
+                return False
+            raise
+        return True
 
     async def _require(self, user_id: uuid.UUID) -> TenantMembership:
         membership = await self.get(user_id=user_id)

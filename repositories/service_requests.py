@@ -135,8 +135,7 @@ class ServiceRequestRepository(TenantRepository):
         )
         self.session.add(request)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(request)
+        await self._refresh(request)
         await AuditRepository(self.session, self.ctx).record(
             action="service_request.submit",
             target_type="service_request",
@@ -203,8 +202,7 @@ class ServiceRequestRepository(TenantRepository):
         request.status = status
         request.updated_at = func.now()
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(request)
+        await self._refresh(request)
         await AuditRepository(self.session, self.ctx).record(
             action="service_request.update_status",
             target_type="service_request",
@@ -233,8 +231,7 @@ class ServiceRequestRepository(TenantRepository):
         request.status = CONVERTED
         request.updated_at = func.now()
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(request)
+        await self._refresh(request)
         await AuditRepository(self.session, self.ctx).record(
             action="service_request.convert",
             target_type="service_request",

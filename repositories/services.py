@@ -118,8 +118,7 @@ class ServiceRepository(TenantRepository):
         )
         self.session.add(service)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(service)
+        await self._refresh(service)
         await AuditRepository(self.session, self.ctx).record(
             action="service.create",
             target_type="service",
@@ -152,8 +151,7 @@ class ServiceRepository(TenantRepository):
         for key, value in changes.items():
             setattr(service, key, value)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(service)
+        await self._refresh(service)
         await AuditRepository(self.session, self.ctx).record(
             action="service.update", target_type="service", target_id=service.id, changes=diff
         )
@@ -172,8 +170,7 @@ class ServiceRepository(TenantRepository):
         )
         if booked.first() is not None:
             raise Conflict("This service has bookings and cannot be deleted; deactivate it instead")
-        async with self._lock:
-            await self.session.delete(service)
+        await self._delete(service)
         await self._flush()
         await AuditRepository(self.session, self.ctx).record(
             action="service.delete",

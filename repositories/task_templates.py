@@ -83,8 +83,7 @@ class TaskTemplateRepository(TenantRepository):
         )
         self.session.add(template)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(template)
+        await self._refresh(template)
         await AuditRepository(self.session, self.ctx).record(
             action="task_template.create",
             target_type="task_template",
@@ -111,8 +110,7 @@ class TaskTemplateRepository(TenantRepository):
         for key, value in changes.items():
             setattr(template, key, value)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(template)
+        await self._refresh(template)
         await AuditRepository(self.session, self.ctx).record(
             action="task_template.update",
             target_type="task_template",
@@ -126,8 +124,7 @@ class TaskTemplateRepository(TenantRepository):
         template = await self.get(id=id)
         if template is None:
             raise NotFound("Task template not found")
-        async with self._lock:
-            await self.session.delete(template)
+        await self._delete(template)
         await self._flush()
         await AuditRepository(self.session, self.ctx).record(
             action="task_template.delete",

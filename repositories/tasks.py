@@ -130,8 +130,7 @@ class TaskRepository(TenantRepository):
         )
         self.session.add(task)
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(task)
+        await self._refresh(task)
         await AuditRepository(self.session, self.ctx).record(
             action="task.create",
             target_type="task",
@@ -165,11 +164,11 @@ class TaskRepository(TenantRepository):
         if diff:
             task.updated_at = func.now()
         await self._flush()
-        async with self._lock:
-            await self.session.refresh(task)
-        await AuditRepository(self.session, self.ctx).record(
-            action="task.update", target_type="task", target_id=task.id, changes=diff
-        )
+        await self._refresh(task)
+        if diff:  # nothing changed, nothing to audit
+            await AuditRepository(self.session, self.ctx).record(
+                action="task.update", target_type="task", target_id=task.id, changes=diff
+            )
         return task
 
     async def delete(self, *, id: uuid.UUID) -> None:
@@ -177,8 +176,7 @@ class TaskRepository(TenantRepository):
         task = await self.get(id=id)
         if task is None:
             raise NotFound("Task not found")
-        async with self._lock:
-            await self.session.delete(task)
+        await self._delete(task)
         await self._flush()
         await AuditRepository(self.session, self.ctx).record(
             action="task.delete", target_type="task", target_id=id, changes={"title": task.title}
@@ -242,8 +240,7 @@ class TaskRepository(TenantRepository):
         One audit row per task; how many were deleted."""
         tasks = await self._lock_all(ids)
         for task in tasks:
-            async with self._lock:
-                await self.session.delete(task)
+            await self._delete(task)
         await self._flush()
         audit = AuditRepository(self.session, self.ctx)
         for task in tasks:

@@ -152,7 +152,8 @@ def upgrade() -> None:
             target_id uuid,
             request_id text,
             changes jsonb,
-            created_at timestamptz NOT NULL DEFAULT now(),
+            -- the statement's clock, not the transaction's: rows of one request keep their order
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             CONSTRAINT pk_audit_logs PRIMARY KEY (tenant_id, id)
         )""")
     op.execute("CREATE INDEX ix_audit_logs_recent ON audit_logs (tenant_id, created_at DESC)")

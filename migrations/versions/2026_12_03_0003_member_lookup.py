@@ -2,8 +2,9 @@
 
 Users are visible to the runtime role only as themselves or as members of the current tenant, so
 an admin adding someone new cannot read the row. This SECURITY DEFINER function answers one
-question — the id of the active account with this email — and only to a caller whose current
-tenant is set (the repository also checks the caller is that tenant's ADMIN).
+question — the id of the account with this email — and only to a caller whose current tenant
+is set (the repository also checks the caller is that tenant's ADMIN). Platform super-admin
+accounts are never answered: a tenant cannot pull one in as a member.
 
 Revision ID: 0003
 Revises: 0002
@@ -30,6 +31,7 @@ def upgrade() -> None:
         AS $$
             SELECT u.id FROM public.users u
              WHERE lower(u.email) = lower(p_email)
+               AND NOT u.is_superadmin
                AND NULLIF(current_setting('app.current_tenant_id', true), '') IS NOT NULL
         $$""")
     op.execute("REVOKE ALL ON FUNCTION tenantgraph_user_id_by_email(text) FROM PUBLIC")

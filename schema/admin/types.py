@@ -15,6 +15,7 @@ from repositories.settings import SettingsRepository, SettingsValues
 from schema.auth.types import TenantRole
 from schema.context import Info
 from schema.ids import encode_id
+from schema.permissions import IsTenantStaff
 from schema.users.types import User
 
 # --- members ----------------------------------------------------------------------------------
@@ -137,7 +138,11 @@ class Settings:
     async def booking(self, info: Info) -> BookingSettings:
         return await _section(info, "booking")
 
-    @strawberry.field
+    @strawberry.field(
+        description="Integration endpoints (a webhook URL often carries a secret): STAFF and "
+        "ADMIN only.",
+        permission_classes=[IsTenantStaff],
+    )
     async def integration(self, info: Info) -> IntegrationSettings:
         return await _section(info, "integration")
 

@@ -159,9 +159,14 @@ async def test_unknown_email_and_existing_member(client: httpx.AsyncClient) -> N
     malformed = (
         await gql(client, ADD, {"email": "not an email", "role": "STAFF"}, session=alice)
     ).json()
+    platform = (
+        await gql(client, ADD, {"email": "root@platform.test", "role": "ADMIN"}, session=alice)
+    ).json()
 
     assert error_codes(unknown) == ["NOT_FOUND"]
     assert unknown["errors"][0]["message"] == UNKNOWN_EMAIL
+    # a platform super-admin account answers exactly like an unknown one
+    assert platform["errors"][0]["message"] == UNKNOWN_EMAIL
     assert error_codes(member) == ["CONFLICT"]
     assert error_codes(malformed) == ["BAD_USER_INPUT"]
     body = await members_of(client, alice)

@@ -58,8 +58,14 @@ mutation($document: JSON!) {
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
-async def settings_of(client: httpx.AsyncClient, session) -> dict:  # type: ignore[no-untyped-def]
-    body = (await gql(client, SETTINGS, session=session)).json()
+# what a CLIENT may read: everything but the integration endpoints
+CLIENT_SETTINGS = SETTINGS.replace(
+    "    integration { calendarProvider accountingProvider webhookUrl customized }\n", ""
+)
+
+
+async def settings_of(client: httpx.AsyncClient, session, query: str = SETTINGS) -> dict:  # type: ignore[no-untyped-def]
+    body = (await gql(client, query, session=session)).json()
     assert "errors" not in body, body
     return body["data"]["settings"]
 
@@ -72,7 +78,7 @@ async def test_each_tenant_reads_its_own_settings_over_the_defaults(
     dave = await login(client, "dave@initech.test", host="initech.localhost")
 
     acme, globex, initech = (
-        await settings_of(client, carol),
+        await settings_of(client, carol, CLIENT_SETTINGS),
         await settings_of(client, bob),
         await settings_of(client, dave),
     )
@@ -409,7 +415,8 @@ async def test_only_admins_write_or_export(client: httpx.AsyncClient) -> None:
         ):
             body = (await gql(client, query, variables, session=session)).json()
             assert error_codes(body) == ["FORBIDDEN"], (query, body)
-        assert (await settings_of(client, session))["organization"]["timezone"] == "Europe/London"
+        seen = await settings_of(client, session, CLIENT_SETTINGS)
+        assert seen["organization"]["timezone"] == "Europe/London"
 
     assert await settings_of(client, alice) == before
 
@@ -436,3 +443,13 @@ async def test_the_first_write_copies_required_fields_and_leaves_optional_ones_i
         t=initech,
     )
     assert rows == [(None, "UTC", "de")]
+
+
+async def test_integration_endpoints_are_not_for_clients(client: httpx.AsyncClient) -> None:
+    carol = await login(client, "carol@acme.test")
+    dave = await login(client, "dave@initech.test", tenant="acme")
+    refused = (await gql(client, SETTINGS, session=carol)).json()
+    assert error_codes(refused) == ["FORBIDDEN"]
+    assert refused["errors"][0]["path"] == ["settings", "integration"]
+    staff = await settings_of(client, dave)
+    assert set(staff["integration"]) >= {"webhookUrl", "calendarProvider"}
