@@ -20,6 +20,11 @@ T = TypeVar("T")
 _UNIQUE_VIOLATION = "23505"
 _FOREIGN_KEY_VIOLATION = "23503"
 _CHECK_VIOLATION = "23514"
+_EXCLUSION_VIOLATION = "23P01"
+# What a refused row means to a caller, for constraints whose name is worth explaining.
+_CONSTRAINT_MESSAGES = {
+    "ex_bookings_staff_overlap": "The staff member already has a booking at that time",
+}
 
 
 def _session_lock(session: AsyncSession) -> asyncio.Lock:
@@ -97,8 +102,9 @@ def _integrity_error(exc: IntegrityError) -> Exception:
     sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
         getattr(exc.orig, "__cause__", None), "sqlstate", None
     )
-    if sqlstate == _UNIQUE_VIOLATION:
-        return Conflict()
+    if sqlstate in (_UNIQUE_VIOLATION, _EXCLUSION_VIOLATION):
+        constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+        return Conflict(_CONSTRAINT_MESSAGES.get(constraint or ""))
     if sqlstate in (_FOREIGN_KEY_VIOLATION, _CHECK_VIOLATION):
         return BadUserInput("The input refers to something that does not exist or is invalid")
     return exc

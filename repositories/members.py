@@ -28,6 +28,7 @@ SUSPENDED = "suspended"
 # user who is not yet a member of the context tenant, and this answers only with an id.
 _USER_ID_BY_EMAIL = text("SELECT tenantgraph_user_id_by_email(:email)")
 _FOREIGN_KEY_VIOLATION = "23503"
+_CHECK_VIOLATION = "23514"
 
 # Deliberately the same answer for "no such account" and "an account that cannot be added": the
 # message never says whether the email is known to the platform (see `add`).
@@ -162,7 +163,8 @@ class MemberRepository(TenantRepository):
         )
         if not deleted:
             raise Conflict(
-                "This member still has bookings that must be kept; suspend the member instead"
+                "This member still has bookings or requests that must be kept; suspend the "
+                "member instead"
             )
         self.session.expunge(membership)
         await self._audit(
@@ -178,7 +180,8 @@ class MemberRepository(TenantRepository):
             async with self.session.begin_nested():
                 await self.session.execute(statement)
         except IntegrityError as exc:
-            if _sqlstate(exc) == _FOREIGN_KEY_VIOLATION:
+            # a restricting key, or a rule a cleared reference would break
+            if _sqlstate(exc) in (_FOREIGN_KEY_VIOLATION, _CHECK_VIOLATION):
                 return False
             raise
         return True

@@ -17,6 +17,7 @@ from repositories.base import TenantRepository
 from repositories.models import Service, ServiceRequest
 from repositories.pagination import Cursor, Page
 from repositories.tasks import TaskRepository
+from repositories.users import UserRepository
 
 STATUSES = ("NEW", "IN_REVIEW", "CONVERTED", "REJECTED", "CLOSED")
 CONVERTED = "CONVERTED"
@@ -120,15 +121,20 @@ class ServiceRequestRepository(TenantRepository):
     async def submit(
         self, *, description: str, service_id: uuid.UUID | None, contact: Contact
     ) -> ServiceRequest:
-        """A NEW request from the context user (its client); audited."""
+        """A NEW request from the context user (its client); audited. The user's email and name
+        are kept as the contact, so the request still says who asked if the membership is
+        removed later (which clears the client link)."""
         await self._check_service(self.tenant_id, service_id)
+        me = (await UserRepository(self.session, self.ctx).get_many(ids=[self.user_id])).get(
+            self.user_id
+        )
         request = ServiceRequest(
             tenant_id=self.tenant_id,
             id=uuid.uuid4(),
             service_id=service_id,
             client_id=self.user_id,
-            contact_name=contact.name,
-            contact_email=contact.email,
+            contact_name=contact.name or (me.display_name if me else None),
+            contact_email=contact.email or (me.email if me else None),
             contact_phone=contact.phone,
             description=description,
             status="NEW",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from repositories.models import SETTINGS_TABLES
 from tests.helpers import DemoData
@@ -165,3 +167,80 @@ async def test_public_path_audits_only_its_own_submission(
     ):
         await refused(runtime_conn, insert, params, "row-level security")
     assert await runtime_conn.scalar(text("SELECT count(*) FROM audit_logs")) == 0  # reads nothing
+
+
+async def test_racing_overlapping_bookings_one_wins(
+    runtime_engine: AsyncEngine, owner_engine: AsyncEngine, demo: DemoData
+) -> None:
+    acme = demo.tenants["acme"]
+    params = {
+        "t": acme,
+        "staff": demo.users["alice@acme.test"],
+        "client": demo.users["carol@acme.test"],
+    }
+    insert = text(
+        "INSERT INTO bookings (tenant_id, service_id, client_id, staff_id, starts_at, ends_at) "
+        "SELECT :t, id, :client, :staff, '2031-01-06 10:00+00', '2031-01-06 11:00+00' "
+        "FROM services WHERE tenant_id = :t AND slug = 'consultation'"
+    )
+
+    async def book(conn: AsyncConnection) -> None:
+        await bind(conn, acme, demo.users["alice@acme.test"])
+        await conn.execute(insert, params)
+
+    first = await runtime_engine.connect()
+    second = await runtime_engine.connect()
+    try:
+        winner = await first.begin()
+        await book(first)
+        loser = await second.begin()
+        racing = asyncio.create_task(book(second))
+        await asyncio.sleep(0.3)
+        assert not racing.done()  # waits on the (tenant, staff) lock of the first transaction
+        await winner.commit()
+        with pytest.raises(IntegrityError, match="already has an open booking") as refused:
+            await racing
+        assert refused.value.orig.__cause__.constraint_name == "ex_bookings_staff_overlap"  # type: ignore[union-attr]
+        await loser.rollback()
+    finally:
+        await first.close()
+        await second.close()
+        async with owner_engine.begin() as owner:
+            deleted = await owner.execute(
+                text(
+                    "DELETE FROM bookings WHERE tenant_id = :t AND starts_at = '2031-01-06 10:00+00'"
+                ),
+                {"t": acme},
+            )
+    assert deleted.rowcount == 1  # exactly one of the two was stored
+
+
+async def test_public_path_hides_slots_of_withdrawn_services(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    acme = demo.tenants["acme"]
+    await bind(runtime_conn, acme, demo.users["alice@acme.test"])
+    await runtime_conn.execute(
+        text(
+            "INSERT INTO availability_slots (tenant_id, staff_id, service_id, starts_at, ends_at) "
+            "SELECT :t, :s, id, now() + interval '3 days', now() + interval '3 days 1 hour' "
+            "FROM services WHERE tenant_id = :t AND NOT active"
+        ),
+        {"t": acme, "s": demo.users["alice@acme.test"]},
+    )
+    staff_view = await runtime_conn.scalar(
+        text(
+            "SELECT count(*) FROM availability_slots a JOIN services s "
+            "ON s.tenant_id = a.tenant_id AND s.id = a.service_id WHERE NOT s.active"
+        )
+    )
+    assert staff_view == 1
+    await bind(runtime_conn, public=acme)
+    visible = await runtime_conn.scalar(
+        text(
+            "SELECT count(*) FROM availability_slots WHERE starts_at > now() + interval '2 days 23 hours'"
+            " AND starts_at < now() + interval '3 days 1 minute'"
+        )
+    )
+    assert visible == 0
+    assert await runtime_conn.scalar(text("SELECT count(*) FROM availability_slots")) > 0

@@ -398,3 +398,32 @@ async def test_changes_in_one_tenant_leave_the_same_users_other_membership_alone
         next(e["node"] for e in acme["data"]["members"]["edges"] if "alice" in str(e))["status"]
         == "ACTIVE"
     )
+
+
+SUBMIT_REQUEST = """
+mutation($input: SubmitServiceRequestInput!) { submitServiceRequest(input: $input) { submitted } }
+"""
+
+
+async def test_removing_a_member_keeps_who_asked_on_their_requests(
+    client: httpx.AsyncClient, demo: DemoData, as_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    alice = await login(client, "alice@acme.test")
+    added = await gql(client, ADD, {"email": "bob@globex.test", "role": "CLIENT"}, session=alice)
+    assert "errors" not in added.json()
+    bob = await login(client, "bob@globex.test", tenant="acme", host="localhost")
+    submitted = await gql(
+        client, SUBMIT_REQUEST, {"input": {"description": "bob asks acme"}}, session=bob
+    )
+    assert submitted.json() == {"data": {"submitServiceRequest": {"submitted": True}}}
+
+    removed = (
+        await gql(client, REMOVE, {"u": demo.user_gid("bob@globex.test")}, session=alice)
+    ).json()
+
+    assert removed == {"data": {"removeMember": True}}
+    rows = await as_tenant(
+        demo.tenants["acme"],
+        "SELECT client_id, contact_email FROM service_requests WHERE description = 'bob asks acme'",
+    )
+    assert [tuple(r) for r in rows] == [(None, "bob@globex.test")]
