@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 
@@ -16,6 +16,10 @@ from repositories.models import AvailabilitySlot, Service, TenantMembership
 from repositories.pagination import Cursor, Page
 
 STAFF_ROLES = ("STAFF", "ADMIN")
+
+
+MAX_SLOT = timedelta(hours=24)
+MAX_AHEAD = timedelta(days=730)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,11 @@ class AvailabilityRepository(TenantRepository):
         staff_id = staff_id or self.user_id
         if ends_at <= starts_at:
             raise BadUserInput("A slot must end after it starts")
+        now = datetime.now(UTC)
+        if starts_at <= now:
+            raise BadUserInput("A slot must start in the future")
+        if ends_at - starts_at > MAX_SLOT or starts_at - now > MAX_AHEAD:
+            raise BadUserInput("A slot lasts at most a day and starts within two years")
         if not await self.is_active_staff(user_id=staff_id):
             raise BadUserInput("The staff member is not active staff of this organization")
         if service_id is not None:

@@ -262,7 +262,9 @@ def parse_document(document: Any) -> dict[str, dict[str, Any]]:
             raise BadUserInput("The settings document is not valid JSON") from None
     if not isinstance(document, dict):
         raise BadUserInput("The settings document must be a JSON object")
-    if document.get("version") != DOCUMENT_VERSION:
+    version = document.get("version")
+    # `type(...) is int`: JSON true and 1.0 compare equal to 1 in Python, and are not versions
+    if type(version) is not int or version != DOCUMENT_VERSION:
         raise BadUserInput(f"The settings document must have `version`: {DOCUMENT_VERSION}")
     parsed: dict[str, dict[str, Any]] = {}
     for name, values in document.items():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from typing import Any
 
@@ -57,6 +58,12 @@ def _domain(value: str, base_domain: str) -> str:
     domain = value.strip().lower().rstrip(".")
     if ":" in domain or "." not in domain or len(domain) > MAX_DOMAIN:
         raise BadUserInput("Not a domain name such as portal.example.com")
+    try:
+        ipaddress.ip_address(domain)
+    except ValueError:
+        pass
+    else:
+        raise BadUserInput("An IP address cannot serve an organization; use a domain name")
     kind = parse_host(domain, base_domain).kind
     if kind in (HostKind.BASE, HostKind.SLUG) or domain.endswith("." + base_domain):
         raise BadUserInput("Domains under the platform's own domain cannot be added")

@@ -132,3 +132,10 @@ async def test_only_admins_manage_domains(client: httpx.AsyncClient) -> None:
             assert error_codes(body) == ["FORBIDDEN"], body
 
     assert await domains_of(client, alice) == [ACME_DOMAIN]
+
+
+async def test_an_ip_address_is_not_a_domain(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice@acme.test")
+    body = (await gql(client, ADD, {"d": "127.0.0.1"}, session=alice)).json()
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert "IP address" in body["errors"][0]["message"]

@@ -453,3 +453,13 @@ async def test_integration_endpoints_are_not_for_clients(client: httpx.AsyncClie
     assert refused["errors"][0]["path"] == ["settings", "integration"]
     staff = await settings_of(client, dave)
     assert set(staff["integration"]) >= {"webhookUrl", "calendarProvider"}
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1", 2])
+async def test_only_the_integer_version_imports(client: httpx.AsyncClient, version: object) -> None:
+    alice = await login(client, "alice@acme.test")
+    before = await settings_of(client, alice)
+    document = {"version": version, "organization": {"locale": "fr"}}
+    body = (await gql(client, IMPORT, {"document": document}, session=alice)).json()
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert await settings_of(client, alice) == before

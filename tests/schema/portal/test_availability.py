@@ -308,3 +308,22 @@ async def test_globex_admin_opens_slots_only_with_globex_people_and_services(
     acme = nodes((await gql(client, AVAILABILITY, WIDE, session=alice)).json())
     assert len(acme) == 24
     assert created["id"] not in {n["id"] for n in acme}
+
+
+async def test_slots_in_the_past_or_absurdly_long_are_refused(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice@acme.test")
+    now = datetime.now(UTC)
+    for starts, ends in (
+        (now - timedelta(days=1), now - timedelta(hours=23)),
+        (now + timedelta(days=1), now + timedelta(days=3)),
+        (now + timedelta(days=900), now + timedelta(days=900, hours=1)),
+    ):
+        body = (
+            await gql(
+                client,
+                CREATE,
+                {"input": {"startsAt": starts.isoformat(), "endsAt": ends.isoformat()}},
+                session=alice,
+            )
+        ).json()
+        assert error_codes(body) == ["BAD_USER_INPUT"], body
