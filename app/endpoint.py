@@ -15,6 +15,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from app.auth.ratelimit import LoginRateLimiter
 from app.auth.tokens import COOKIE_NAME, InvalidToken, TokenClaims, TokenService
 from app.context import TenantContext, bind_context
 from app.database import Database
@@ -29,6 +30,7 @@ from app.settings import Settings
 from repositories.auth import AuthRepository
 from repositories.records import TenantRecord
 from schema.context import Context, Loaders
+from schema.limits import MAX_QUERY_CHARS
 
 log = structlog.get_logger("tenantgraph.http")
 
@@ -103,6 +105,8 @@ async def parse_request(request: Request) -> GraphQLRequest:
     query, variables, name = body.get("query"), body.get("variables"), body.get("operationName")
     if not isinstance(query, str) or not query.strip():
         raise Refused(400, "BAD_USER_INPUT", "A `query` string is required", "no query")
+    if len(query) > MAX_QUERY_CHARS:
+        raise Refused(413, "BAD_USER_INPUT", "The query document is too large", "query too large")
     if variables is not None and not isinstance(variables, dict):
         raise Refused(400, "BAD_USER_INPUT", "`variables` must be an object", "bad variables")
     if name is not None and not isinstance(name, str):
@@ -197,8 +201,15 @@ def _is_bad_value(error: BaseException) -> bool:
 
 class GraphQLEndpoint:
     def __init__(
-        self, *, schema: Any, database: Database, tokens: TokenService, settings: Settings
+        self,
+        *,
+        schema: Any,
+        database: Database,
+        tokens: TokenService,
+        settings: Settings,
+        login_limiter: LoginRateLimiter | None = None,
     ) -> None:
+        self.login_limiter = login_limiter
         self.schema = schema
         self.database = database
         self.tokens = tokens
@@ -276,6 +287,8 @@ class GraphQLEndpoint:
                 tokens=self.tokens,
                 loaders=Loaders.create(uow.session, ctx),
                 base_domain=self.settings.base_domain,
+                login_limiter=self.login_limiter,
+                client_address=getattr(request.state, "client_address", None),
             )
             with bind_context(ctx):
                 try:

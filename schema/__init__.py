@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from schema.admin.mutations import AdminMutations
@@ -29,6 +21,7 @@ from schema.bookings.mutations import BookingMutations
 from schema.bookings.queries import BookingQueries
 from schema.compliance.mutations import ComplianceMutations
 from schema.compliance.queries import ComplianceQueries
+from schema.limits import MAX_TOKENS, validation_extension
 from schema.service_requests.mutations import ServiceRequestMutations
 from schema.service_requests.queries import ServiceRequestQueries
 from schema.services.mutations import ServiceMutations
@@ -38,10 +31,6 @@ from schema.task_templates.queries import TaskTemplateQueries
 from schema.tasks.mutations import TaskMutations
 from schema.tasks.queries import TaskQueries
 from schema.work.mutations import WorkMutations
-
-MAX_DEPTH = 10
-MAX_ALIASES = 30
-MAX_TOKENS = 2_000
 
 
 @strawberry.type
@@ -83,19 +72,32 @@ class TenantGraphSchema(strawberry.Schema):
         variables of a failed `login` (a password) in the log. The HTTP endpoint logs unexpected
         errors itself, without the document."""
 
+    hide_suggestions = False
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # Variable values are checked during execution: their errors hide suggestions too.
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": self.hide_suggestions}
+
+
+def build_schema(
+    *, introspection: bool = True, suggestions: bool | None = None
+) -> strawberry.Schema:
+    """The schema; outside development pass `introspection=False`, which also hides "did you
+    mean …?" suggestions unless `suggestions` says otherwise. Every limit of `schema.limits` is
+    checked while validating, before any resolver runs."""
+    hide = not (introspection if suggestions is None else suggestions)
     # Factories: strawberry builds fresh extensions per request (the caches are shared).
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(ParserCache, maxsize=512),
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
-        partial(ValidationCache, maxsize=512),
+        validation_extension(introspection=introspection, hide_suggestions=hide),
     ]
-    if not introspection:
-        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return TenantGraphSchema(query=Query, mutation=Mutation, extensions=extensions)
+    schema = TenantGraphSchema(query=Query, mutation=Mutation, extensions=extensions)
+    schema.hide_suggestions = hide
+    return schema
 
 
 def export_sdl() -> str:
