@@ -12,7 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.auth.ratelimit import LoginLimits, RedisCounter, create_login_limiter
 from app.auth.tokens import TokenService
+from app.cors import CorsMiddleware
 from app.database import Database, current_revision, head_revision, runtime_url
 from app.endpoint import GraphQLEndpoint
 from app.hosts import TenantResolver
@@ -33,6 +35,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         issuer=settings.token_issuer,
         audience=settings.token_audience,
         ttl=settings.token_ttl,
+        previous_secret=settings.previous_signing_secret(),
+    )
+    login_limiter = create_login_limiter(
+        settings.redis_url.get_secret_value() if settings.redis_url else None,
+        LoginLimits(
+            per_account=settings.login_attempts_per_account,
+            per_address=settings.login_attempts_per_address,
+            window_seconds=settings.login_window_seconds,
+        ),
     )
     owns_database = database is None
     db = database or Database.connect(runtime_url(settings), pool_size=settings.db_pool_size)
@@ -42,6 +53,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         database=db,
         tokens=tokens,
         settings=settings,
+        login_limiter=login_limiter,
     )
 
     async def healthz(_request: Request) -> Response:
@@ -67,9 +79,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             yield
         finally:
+            if isinstance(login_limiter.counter, RedisCounter):
+                await login_limiter.counter.close()
             if owns_database:
                 await db.dispose()
 
+    resolver = TenantResolver(db, ttl=settings.host_cache_seconds)
     app = Starlette(
         routes=[
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
@@ -79,10 +94,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         middleware=[
             Middleware(
                 RequestContextMiddleware,
-                resolver=TenantResolver(db, ttl=settings.host_cache_seconds),
+                resolver=resolver,
                 base_domain=settings.base_domain,
                 trusted_proxies=settings.trusted_proxies,
-            )
+            ),
+            Middleware(
+                CorsMiddleware,
+                resolver=resolver,
+                base_domain=settings.base_domain,
+                require_https=not settings.is_development,
+                extra_origins=settings.cors_extra_origins,
+            ),
         ],
         lifespan=lifespan,
     )

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     app_role: str = "tenantgraph_app"
     data_dir: Path = Path(".pgdata")
     secret_key: SecretStr | None = None
+    # The secret before the last rotation: tokens it signed verify until they expire.
+    secret_key_previous: SecretStr | None = None
     base_domain: str = "localhost"
     token_ttl: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
     token_issuer: str = "tenantgraph"  # noqa: S105 - not a secret
@@ -47,8 +49,14 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     host_cache_seconds: float = Field(default=30.0, ge=0)
+    # Sign-in attempts per window: per (tenant, email) and per client address.
+    login_attempts_per_account: int = Field(default=10, ge=1)
+    login_attempts_per_address: int = Field(default=50, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+    # Origins besides each tenant's own hosts that may call the API from a browser.
+    cors_extra_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "cors_extra_origins", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
@@ -76,6 +84,11 @@ class Settings(BaseSettings):
             raise ValueError("TENANTGRAPH_SECRET_KEY is required when TENANTGRAPH_ENV=production")
         if self.secret_key is not None:
             _check_secret(self.secret_key.get_secret_value().encode())
+        if self.secret_key_previous is not None:
+            _check_secret(
+                self.secret_key_previous.get_secret_value().encode(),
+                "TENANTGRAPH_SECRET_KEY_PREVIOUS",
+            )
         return self
 
     @property
@@ -91,6 +104,12 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
+
+    def previous_signing_secret(self) -> bytes | None:
+        """The secret before the last rotation, if one is configured."""
+        if self.secret_key_previous is None:
+            return None
+        return self.secret_key_previous.get_secret_value().encode()
 
     def signing_secret(self) -> bytes:
         """The signing secret: configured, or generated once into the data dir (development)."""
@@ -113,11 +132,9 @@ class Settings(BaseSettings):
         return secret
 
 
-def _check_secret(secret: bytes) -> None:
+def _check_secret(secret: bytes, name: str = "TENANTGRAPH_SECRET_KEY") -> None:
     if len(secret) < MIN_SECRET_BYTES:
-        raise ConfigurationError(
-            f"TENANTGRAPH_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long"
-        )
+        raise ConfigurationError(f"{name} must be at least {MIN_SECRET_BYTES} bytes long")
 
 
 def load_settings() -> Settings:

@@ -2,6 +2,10 @@
 
 The signing secret is never used directly: a JWT key and a cookie key are derived from it, so a
 cookie signature can never pass as a token signature or the other way round.
+
+Key rotation: tokens name their key by `kid` (a hash of the derived key, never the key). New
+tokens and cookies always use the current secret; a previous secret, when configured, still
+verifies the tokens (and their cookies) it signed until they expire. An unknown `kid` is refused.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,6 +43,32 @@ class TokenClaims:
     issued_at: int
     expires_at: int
     token_id: str
+    key_id: str = ""  # the `kid` that signed the token; its cookie is checked with the same key
+
+
+@dataclass(frozen=True, slots=True)
+class _SigningKey:
+    kid: str
+    jwt_key: OctKey
+    cookie_key: bytes
+
+    @classmethod
+    def derive(cls, secret: bytes) -> _SigningKey:
+        jwt_key = _derive(secret, b"jwt/v1")
+        return cls(
+            kid=hashlib.sha256(jwt_key).hexdigest()[:16],
+            jwt_key=OctKey.import_key(jwt_key),
+            cookie_key=_derive(secret, b"tenant-cookie/v1"),
+        )
+
+
+def _unverified_header(token: str) -> dict[str, object]:
+    """The JOSE header, read only to choose the key; everything in it is verified afterwards."""
+    segment = token.split(".", 1)[0]
+    decoded = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if not isinstance(decoded, dict):
+        raise InvalidToken("header is not an object")
+    return decoded
 
 
 def _derive(secret: bytes, purpose: bytes) -> bytes:
@@ -45,11 +76,20 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
 
 
 class TokenService:
-    def __init__(self, secret: bytes, *, issuer: str, audience: str, ttl: int) -> None:
-        jwt_key = _derive(secret, b"jwt/v1")
-        self._key = OctKey.import_key(jwt_key)
-        self._kid = hashlib.sha256(jwt_key).hexdigest()[:16]
-        self._cookie_key = _derive(secret, b"tenant-cookie/v1")
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        issuer: str,
+        audience: str,
+        ttl: int,
+        previous_secret: bytes | None = None,
+    ) -> None:
+        self._current = _SigningKey.derive(secret)
+        self._keys = {self._current.kid: self._current}
+        if previous_secret is not None and previous_secret != secret:
+            previous = _SigningKey.derive(previous_secret)
+            self._keys[previous.kid] = previous
         self.issuer = issuer
         self.audience = audience
         self.ttl = ttl
@@ -67,11 +107,12 @@ class TokenService:
         self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, role: Role, token_version: int
     ) -> tuple[str, TokenClaims]:
         now = int(time.time())
+        key = self._current
         claims = TokenClaims(
-            user_id, tenant_id, role, token_version, now, now + self.ttl, uuid.uuid4().hex
+            user_id, tenant_id, role, token_version, now, now + self.ttl, uuid.uuid4().hex, key.kid
         )
         token = jwt.encode(
-            {"alg": ALGORITHM, "kid": self._kid, "typ": "JWT"},
+            {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"},
             {
                 "iss": self.issuer,
                 "aud": self.audience,
@@ -83,7 +124,7 @@ class TokenService:
                 "exp": claims.expires_at,
                 "jti": claims.token_id,
             },
-            self._key,
+            key.jwt_key,
             algorithms=[ALGORITHM],
         )
         return token, claims
@@ -92,8 +133,16 @@ class TokenService:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("token too long")
         try:
-            decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
-            if decoded.header.get("alg") != ALGORITHM or decoded.header.get("kid") != self._kid:
+            header = _unverified_header(token)
+            # Pinned before any key is touched: `none`, RS256/ES256 (an HMAC secret posing as a
+            # public key) or any other spelling never reaches a verifier.
+            if header.get("alg") != ALGORITHM:
+                raise InvalidToken("algorithm not allowed")
+            key = self._keys.get(header.get("kid"))  # type: ignore[arg-type]
+            if key is None:
+                raise InvalidToken("unknown key id")
+            decoded = jwt.decode(token, key.jwt_key, algorithms=[ALGORITHM])
+            if decoded.header.get("alg") != ALGORITHM or decoded.header.get("kid") != key.kid:
                 raise InvalidToken("unexpected header")
             jwt.JWTClaimsRegistry(leeway=LEEWAY_SECONDS, **self._registry_options).validate(
                 decoded.claims
@@ -106,6 +155,11 @@ class TokenService:
                 raise InvalidToken("non-integer time or version claim")
             if iat > time.time() + LEEWAY_SECONDS:
                 raise InvalidToken("issued in the future")
+            nbf = c.get("nbf")
+            if nbf is not None and (
+                not isinstance(nbf, int | float) or nbf > time.time() + LEEWAY_SECONDS
+            ):
+                raise InvalidToken("not valid yet")
             return TokenClaims(
                 user_id=uuid.UUID(c["sub"]),
                 tenant_id=uuid.UUID(c["tid"]),
@@ -114,25 +168,34 @@ class TokenService:
                 issued_at=iat,
                 expires_at=exp,
                 token_id=jti,
+                key_id=key.kid,
             )
         except InvalidToken:
             raise
-        except (JoseError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        except (JoseError, KeyError, ValueError, TypeError, AttributeError, UnicodeError) as exc:
             raise InvalidToken(type(exc).__name__) from None
 
     # --- the tenant cookie --------------------------------------------------------------------
 
     def _cookie_mac(
-        self, tenant_id: uuid.UUID, user_id: uuid.UUID, expires_at: int, token_id: str
+        self,
+        key: _SigningKey,
+        tenant_id: uuid.UUID,
+        user_id: uuid.UUID,
+        expires_at: int,
+        token_id: str,
     ) -> str:
         # Bound to the token it was issued with: another token of the same user and tenant
         # (say, one issued after revokeAllSessions) does not accept this cookie.
         message = f"{tenant_id}|{user_id}|{expires_at}|{token_id}".encode()
-        digest = hmac.new(self._cookie_key, message, hashlib.sha256).digest()
+        digest = hmac.new(key.cookie_key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def sign_cookie(self, claims: TokenClaims) -> str:
-        mac = self._cookie_mac(claims.tenant_id, claims.user_id, claims.expires_at, claims.token_id)
+        key = self._keys.get(claims.key_id, self._current)
+        mac = self._cookie_mac(
+            key, claims.tenant_id, claims.user_id, claims.expires_at, claims.token_id
+        )
         return f"{claims.tenant_id}.{claims.user_id}.{claims.expires_at}.{mac}"
 
     def verify_cookie(self, value: str, claims: TokenClaims) -> None:
@@ -144,7 +207,10 @@ class TokenService:
             tenant_id, user_id, expires_at = uuid.UUID(parts[0]), uuid.UUID(parts[1]), int(parts[2])
         except ValueError:
             raise InvalidToken("malformed cookie") from None
-        expected = self._cookie_mac(tenant_id, user_id, expires_at, claims.token_id)
+        key = self._keys.get(claims.key_id)
+        if key is None:
+            raise InvalidToken("unknown key id")
+        expected = self._cookie_mac(key, tenant_id, user_id, expires_at, claims.token_id)
         if not hmac.compare_digest(expected, parts[3]):
             raise InvalidToken("cookie signature (forged, or issued with another token)")
         if expires_at < time.time():
