@@ -38,6 +38,13 @@ class Conflict(AppError):
     default_message = "Conflicts with existing data"
 
 
+class TooManyRequests(AppError):
+    """A rate limit is used up (sign-in attempts). Says nothing about the account."""
+
+    code = "TOO_MANY_REQUESTS"
+    default_message = "Too many attempts. Try again later"
+
+
 class TenantMismatch(AppError):
     """A write was about to cross the tenant of the context. Never expected; always a bug."""
 

@@ -35,15 +35,34 @@ class RequestContextMiddleware:
         self.base_domain = base_domain
         self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
 
+    def _trusted(self, raw: str) -> bool:
+        try:
+            address = ipaddress.ip_address(raw.strip())
+        except ValueError:
+            return False
+        return any(address in net for net in self.trusted_proxies)
+
     def _from_trusted_proxy(self, scope: Scope) -> bool:
         client = scope.get("client")
         if not client or not self.trusted_proxies:
             return False
-        try:
-            address = ipaddress.ip_address(client[0])
-        except ValueError:
-            return False
-        return any(address in net for net in self.trusted_proxies)
+        return self._trusted(client[0])
+
+    def _client_address(self, scope: Scope, forwarded_for: bytes | None) -> str | None:
+        """The caller's address: the peer, or behind trusted proxies the right-most
+        `X-Forwarded-For` entry that is not itself a trusted proxy (the left part of that
+        header is whatever the client chose to write)."""
+        client = scope.get("client")
+        peer = client[0] if client else None
+        if peer is None or forwarded_for is None or not self._trusted(peer):
+            return peer
+        for hop in reversed(forwarded_for.decode("latin-1").split(",")):
+            hop = hop.strip()
+            if not hop:
+                continue
+            if not self._trusted(hop):
+                return hop[:64]
+        return peer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +87,7 @@ class RequestContextMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["host"] = _hostname(host)
+        state["client_address"] = self._client_address(scope, values.get(b"x-forwarded-for"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

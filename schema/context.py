@@ -16,6 +16,7 @@ from schema.tasks.dataloaders import TaskByIdLoader
 from schema.users.dataloaders import UserByIdLoader
 
 if TYPE_CHECKING:
+    from app.auth.ratelimit import LoginRateLimiter
     from app.auth.tokens import TokenService
 
 R = TypeVar("R", bound=Repository)
@@ -54,6 +55,9 @@ class Context:
     response: ResponseActions = field(default_factory=ResponseActions)
     # `<slug>.<base domain>` names a tenant: no custom domain may sit under it
     base_domain: str = "localhost"
+    # sign-in attempts are counted per (tenant, email) and per client address
+    login_limiter: LoginRateLimiter | None = None
+    client_address: str | None = None
 
     def repo(self, cls: type[R]) -> R:
         """A repository of `cls` bound to this request's session and verified context."""

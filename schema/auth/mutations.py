@@ -8,7 +8,7 @@ import strawberry
 
 from app.auth.passwords import verify_password
 from app.context import TenantContext
-from app.errors import BadUserInput, NotFound, Unauthenticated
+from app.errors import BadUserInput, NotFound, TooManyRequests, Unauthenticated
 from repositories.audit import AuditRepository
 from repositories.auth import AuthRepository
 from repositories.records import MembershipRecord
@@ -70,6 +70,12 @@ class AuthMutations:
         if host is not None and slug != host.slug:
             # the session would be refused on this very host: sign in at the tenant's address
             raise BadUserInput("Sign in to an organization at its own address")
+        limiter = info.context.login_limiter
+        if limiter is not None and not await limiter.attempt(
+            tenant=slug, email=email, address=info.context.client_address
+        ):
+            # before the lookup: the answer is the same whether the account exists or not
+            raise TooManyRequests("Too many sign-in attempts. Try again later")
         auth = info.context.repo(AuthRepository)
         record = (
             await auth.login_lookup(email=email) if 0 < len(email) <= MAX_EMAIL_LENGTH else None
@@ -98,6 +104,8 @@ class AuthMutations:
             )
         if chosen is None:
             raise Unauthenticated(LOGIN_FAILED)
+        if limiter is not None:
+            await limiter.succeeded(tenant=slug, email=email)
         return await _start_session(info, auth, chosen, "auth.login")
 
     @strawberry.mutation(
