@@ -110,4 +110,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.database = db
     app.state.tokens = tokens
+    app.state.login_limiter = login_limiter
     return app

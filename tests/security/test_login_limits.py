@@ -33,7 +33,7 @@ AppFactory = Callable[..., httpx.AsyncClient]
 async def make_client(runtime_conn: AsyncConnection) -> AsyncIterator[AppFactory]:
     """Clients of apps with small limits (3 per account, 6 per address), over the test's
     rolled-back connection; each from its own address unless told."""
-    opened: list[httpx.AsyncClient] = []
+    opened: list[tuple[httpx.AsyncClient, Any]] = []
 
     def make(address: str = "192.0.2.10", **overrides: Any) -> httpx.AsyncClient:
         values: dict[str, Any] = {
@@ -45,12 +45,15 @@ async def make_client(runtime_conn: AsyncConnection) -> AsyncIterator[AppFactory
         app = create_app(settings=Settings(**values), database=Database.bound_to(runtime_conn))
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
         client = httpx.AsyncClient(transport=transport, base_url="http://acme.localhost")
-        opened.append(client)
+        opened.append((client, app))
         return client
 
     yield make
-    for client in opened:
+    for client, app in opened:
         await client.aclose()
+        counter = app.state.login_limiter.counter
+        if isinstance(counter, RedisCounter):  # the lifespan would; ASGITransport runs none
+            await counter.close()
 
 
 async def attempt(
