@@ -64,8 +64,10 @@ def service(secret: str, previous: str | None = None) -> TokenService:
 
 
 @pytest.fixture
-async def alice(client: httpx.AsyncClient) -> Session:
-    return await login(client, "alice@acme.test")
+def alice(demo: DemoData) -> Session:
+    """A genuine session, issued directly (a sign-in per case would only add argon2 time; the
+    rotation tests below sign in for real)."""
+    return issue(TEST_SECRET, demo)
 
 
 def genuine_parts(alice: Session) -> tuple[dict[str, Any], dict[str, Any]]:
