@@ -425,24 +425,43 @@ def collect(outcomes: list[Outcome]) -> Seen:
     return seen
 
 
+def unavailable(outcome: Outcome) -> bool:
+    return outcome.status == 503 and errors_of(outcome) == ["SERVICE_UNAVAILABLE"]
+
+
 async def isolation_problems_after(
-    owner: AsyncEngine, world: World, outcomes: list[Outcome], prefix: str
+    owner: AsyncEngine,
+    world: World,
+    outcomes: list[Outcome],
+    prefix: str,
+    *,
+    outage: bool = False,
 ) -> list[str]:
     """Compare what the answers said, and what was written, with the database as the owner
-    sees it. Empty when every answer and every row stayed in its own tenant."""
+    sees it. Empty when every answer and every row stayed in its own tenant.
+
+    With `outage`, a 503 SERVICE_UNAVAILABLE answer is allowed; such a write may have committed
+    before the connection broke, or not at all, but never in part: its row and its audit row
+    are both there or both missing."""
     problems: list[str] = []
     statuses = Counter(o.status for o in outcomes)
-    if set(statuses) != {200}:
-        bad = [o for o in outcomes if o.status != 200][:5]
+    bad = [o for o in outcomes if o.status != 200 and not (outage and unavailable(o))]
+    if bad:
         problems.append(
             f"statuses {dict(statuses)}; e.g. "
-            + "; ".join(f"{o.call.request_id} {o.status} {o.body}" for o in bad)
+            + "; ".join(f"{o.call.request_id} {o.status} {o.body}" for o in bad[:5])
         )
     seen = collect(outcomes)
     problems.extend(seen.problems)
     slug_of = {v: k for k, v in world.tenants.items()}
     ok = {o.call.request_id: o for o in outcomes if o.status == 200 and not errors_of(o)}
     writes = {rid: o for rid, o in ok.items() if o.call.writes}
+    # writes answered 503: whole or nothing
+    maybe = {
+        o.call.request_id: o
+        for o in outcomes
+        if o.call.writes and not o.call.must_fail and unavailable(o)
+    }
     async with owner.connect() as conn:
         # every id an answer carried belongs to the tenant of the caller
         for table, ids in (
@@ -486,8 +505,9 @@ async def isolation_problems_after(
         markers = Counter(m for m, _, _ in written)
         problems.extend(f"{m} stored {n} times" for m, n in markers.items() if n > 1)
         expected = {o.call.marker: o for o in writes.values()}
+        possible = {o.call.marker: o for o in maybe.values()}
         for marker, tenant_id, user_id in written:
-            o = expected.get(marker)
+            o = expected.get(marker) or possible.get(marker)
             if o is None:
                 problems.append(f"{marker} was stored by a request that failed or did not write")
                 continue
@@ -511,11 +531,11 @@ async def isolation_problems_after(
         audited = Counter[str]()
         for r in audit:
             audited[r.request_id] += 1
-            o = writes.get(r.request_id)
+            o = writes.get(r.request_id) or maybe.get(r.request_id)
             if o is None:
                 problems.append(f"audit row {r.action} for {r.request_id}, which wrote nothing")
                 continue
-            actor, target = o.call.actor, created_id(o)
+            actor, target = o.call.actor, created_id(o) if o.status == 200 else None
             if (
                 slug_of[r.tenant_id] != actor.slug
                 or r.actor_id != actor.user_id
@@ -525,5 +545,10 @@ async def isolation_problems_after(
                 problems.append(f"audit row of {r.request_id} does not match: {r}")
         problems.extend(
             f"{rid} wrote but has {audited[rid]} audit rows" for rid in writes if audited[rid] != 1
+        )
+        problems.extend(
+            f"{rid} (503) left {markers[o.call.marker]} rows and {audited[rid]} audit rows"
+            for rid, o in maybe.items()
+            if (markers[o.call.marker], audited[rid]) not in ((0, 0), (1, 1))
         )
     return problems
