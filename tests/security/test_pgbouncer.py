@@ -23,10 +23,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.database import Database, DatabaseUrls
+from app.database import Database, DatabaseUrls, create_engine
 from app.main import create_app
 from tests.security.stress import (
     dedicated_database,
@@ -244,3 +246,35 @@ async def test_interleaved_load_through_pgbouncer(stress_urls: DatabaseUrls, bou
     rows = await asyncio.gather(*(leftover() for _ in range(SERVER_POOL)))
     assert len({pid for _, _, pid in rows}) == SERVER_POOL, rows
     assert all(tenant in (None, "") and usr in (None, "") for tenant, usr, _ in rows), rows
+
+
+@pytest.mark.parametrize("pgbouncer", [False, True], ids=["default engine", "pgbouncer engine"])
+async def test_statements_do_not_outlive_their_transaction(bouncer: URL, pgbouncer: bool) -> None:
+    """Two transactions in a row on one client connection, through a pooler that cleans its
+    server connection in between (as transaction pooling may hand the second one to any server
+    connection): the default engine reuses a statement prepared by the first and fails; the
+    engine built for PgBouncer does not."""
+    # given one client connection to the pooler
+    engine = create_engine(bouncer.set(database="control"), pool_size=1, pgbouncer=pgbouncer)
+    query = text("SELECT count(*) FROM pg_class WHERE relname = :name")
+    try:
+        async with engine.connect() as conn:
+            # when the same statement runs in two transactions
+            async with conn.begin():
+                await conn.execute(query, {"name": "tasks"})
+            try:
+                async with conn.begin():
+                    await conn.execute(query, {"name": "bookings"})
+            except DBAPIError as exc:
+                failure: str | None = str(exc.orig)
+            else:
+                failure = None
+    finally:
+        await engine.dispose()
+
+    # then only the default engine tripped over a statement the pooler had already dropped
+    if pgbouncer:
+        assert failure is None
+    else:
+        assert failure is not None
+        assert "prepared statement" in failure
