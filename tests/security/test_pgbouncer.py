@@ -53,7 +53,7 @@ if PGBOUNCER is None:
         allow_module_level=True,
     )
 
-REQUESTS = 1000
+REQUESTS = 800
 CONCURRENCY = 50
 SERVER_POOL = 4  # server connections PgBouncer keeps per database and user
 
@@ -225,7 +225,7 @@ async def test_interleaved_load_through_pgbouncer(stress_urls: DatabaseUrls, bou
         await database.dispose()
         await owner.dispose()
     assert problems == [], "\n".join(problems[:30])
-    assert sum(1 for o in outcomes if o.call.writes and not errors_of(o)) >= 100
+    assert sum(1 for o in outcomes if o.call.writes and not errors_of(o)) >= 80
 
     # and no server connection behind the pooler kept a tenant: hold every one of them at once
     # and read the settings outside any request
