@@ -6,7 +6,6 @@ leave nothing behind, and one audit row per successful write."""
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -52,9 +51,7 @@ async def test_interleaved_load_stays_in_its_tenants(stress_urls: DatabaseUrls) 
             calls = plan(actors, world, total=REQUESTS, seed=4, prefix="load")
 
             # when they all call at once, reads, writes and documents failing after a write
-            started = time.monotonic()
             outcomes = await drive(client, calls, concurrency=CONCURRENCY)
-            elapsed = time.monotonic() - started
 
         # then nothing failed on the server, nothing crossed a tenant, nothing half-written stayed
         problems = await isolation_problems_after(owner, world, outcomes, "load")
@@ -70,5 +67,3 @@ async def test_interleaved_load_stays_in_its_tenants(stress_urls: DatabaseUrls) 
     assert succeeded["book"] >= 50, succeeded
     assert succeeded["submitPublic"] >= 30, succeeded
     assert max(o.seconds for o in outcomes) < 15, "a request waited too long for the pool"
-    print(f"load: {len(outcomes)} requests in {elapsed:.1f}s")
-    assert elapsed < 60, elapsed
