@@ -228,7 +228,9 @@ async def test_interleaved_load_through_pgbouncer(stress_urls: DatabaseUrls, bou
     assert sum(1 for o in outcomes if o.call.writes and not errors_of(o)) >= 80
 
     # and no server connection behind the pooler kept a tenant: hold every one of them at once
-    # and read the settings outside any request
+    # (all clients inside a transaction together) and read the settings outside any request
+    together = asyncio.Barrier(SERVER_POOL)
+
     async def leftover() -> list[str | None]:
         conn = await _raw(bouncer)
         try:
@@ -236,14 +238,16 @@ async def test_interleaved_load_through_pgbouncer(stress_urls: DatabaseUrls, bou
                 row = await conn.fetchrow(
                     "SELECT current_setting('app.current_tenant_id', true) AS tenant,"
                     " current_setting('app.current_user_id', true) AS usr,"
-                    " pg_backend_pid() AS pid, pg_sleep(0.3)"
+                    " pg_backend_pid() AS pid"
                 )
+                await together.wait()
                 assert row is not None
                 return [row["tenant"], row["usr"], str(row["pid"])]
         finally:
             await conn.close()
 
-    rows = await asyncio.gather(*(leftover() for _ in range(SERVER_POOL)))
+    async with asyncio.timeout(20):
+        rows = await asyncio.gather(*(leftover() for _ in range(SERVER_POOL)))
     assert len({pid for _, _, pid in rows}) == SERVER_POOL, rows
     assert all(tenant in (None, "") and usr in (None, "") for tenant, usr, _ in rows), rows
 
