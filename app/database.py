@@ -9,6 +9,7 @@ Two roles, never mixed:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -77,15 +78,36 @@ def runtime_url(settings: Settings) -> URL:
     )
 
 
-def create_engine(url: URL, *, pool_size: int = 5, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: URL, *, pool_size: int = 5, pgbouncer: bool = False, **kwargs: Any
+) -> AsyncEngine:
+    """The runtime engine. `pool_pre_ping` checks a pooled connection before handing it out, so
+    that after a database restart the pool reconnects by itself instead of failing requests.
+
+    Behind PgBouncer in transaction pooling mode nothing prepared may be reused across
+    transactions: neither asyncpg's statement cache nor SQLAlchemy's, and the statements SQLAlchemy
+    still prepares (to learn the result columns) get unique names, so that two clients sharing a
+    server connection never collide on `__asyncpg_stmt_1__`."""
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "tenantgraph"}}
+    if pgbouncer:
+        connect_args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            prepared_statement_name_func=_unique_statement_name,
+        )
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "tenantgraph"}},
+        pool_pre_ping=True,
+        connect_args=connect_args,
         **kwargs,
     )
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
 
 
 # --- the unit of work ----------------------------------------------------------------------------
@@ -109,8 +131,8 @@ class Database:
         self.engine = engine
 
     @classmethod
-    def connect(cls, url: URL, *, pool_size: int = 5) -> Database:
-        engine = create_engine(url, pool_size=pool_size)
+    def connect(cls, url: URL, *, pool_size: int = 5, pgbouncer: bool = False) -> Database:
+        engine = create_engine(url, pool_size=pool_size, pgbouncer=pgbouncer)
         return cls(async_sessionmaker(engine, expire_on_commit=False), engine)
 
     @classmethod

@@ -199,6 +199,14 @@ def _is_bad_value(error: BaseException) -> bool:
     return sqlstate.startswith("22") or type(cause).__name__ in {"DataError", "OverflowError"}
 
 
+def _database_lost(errors: list[GraphQLError]) -> BaseException | None:
+    """The first error that says the database went away while resolvers ran, if any."""
+    for error in errors:
+        if error.original_error is not None and database_unavailable(error.original_error):
+            return error.original_error
+    return None
+
+
 class GraphQLEndpoint:
     def __init__(
         self,
@@ -315,6 +323,9 @@ class GraphQLEndpoint:
             if result.errors:
                 # All or nothing: an answer with errors writes nothing.
                 uow.mark_rollback_only()
+                lost = _database_lost(result.errors)
+                if lost is not None:
+                    raise lost  # answered 503, like a database that was down from the start
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [format_error(e, request_id) for e in result.errors]

@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         ),
     )
     owns_database = database is None
-    db = database or Database.connect(runtime_url(settings), pool_size=settings.db_pool_size)
+    db = database or Database.connect(
+        runtime_url(settings), pool_size=settings.db_pool_size, pgbouncer=settings.db_pgbouncer
+    )
     head = head_revision()
     endpoint = GraphQLEndpoint(
         schema=build_schema(introspection=settings.is_development),

@@ -31,8 +31,17 @@ def database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OSError | TimeoutError | sa.TimeoutError | sa.InterfaceError):
         return True
     if isinstance(exc, sa.DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc, sa.OperationalError)
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return (
+            bool(exc.connection_invalidated)
+            or isinstance(exc, sa.OperationalError)
+            or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+        )
     return False
+
+
+# connection exceptions, too many connections, and the server shutting down or starting up
+_UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
 
 
 def unavailable_response(request_id: str | None) -> JSONResponse:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("REDIS_URL", "TENANTGRAPH_REDIS_URL")
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # The runtime URL goes through PgBouncer in transaction pooling mode: no prepared statement
+    # may outlive its transaction (consecutive transactions land on different server connections).
+    db_pgbouncer: bool = False
     host_cache_seconds: float = Field(default=30.0, ge=0)
     # Sign-in attempts per window: per (tenant, email) and per client address.
     login_attempts_per_account: int = Field(default=10, ge=1)

@@ -36,3 +36,10 @@ def test_cookies_are_secure_outside_development() -> None:
     assert not Settings(secret_key="x" * 32).secure_cookies
     assert Settings(secret_key="x" * 32, env=Environment.PRODUCTION).secure_cookies
     assert Settings(secret_key="x" * 32, cookie_secure=True).secure_cookies
+
+
+def test_pgbouncer_mode_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TENANTGRAPH_DB_PGBOUNCER", raising=False)
+    assert Settings().db_pgbouncer is False
+    monkeypatch.setenv("TENANTGRAPH_DB_PGBOUNCER", "true")
+    assert Settings().db_pgbouncer is True

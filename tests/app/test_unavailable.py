@@ -34,3 +34,30 @@ async def test_unreachable_database_is_503(settings: Settings, host: str) -> Non
     )
     assert "127.0.0.1" not in response.text
     assert ready.status_code == 503
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__("driver error")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "expected"),
+    [
+        ("57P03", True),  # the database system is starting up
+        ("57P01", True),  # terminating connection due to administrator command
+        ("57P02", True),  # crash shutdown
+        ("08006", True),  # connection failure
+        ("53300", True),  # too many connections
+        ("23505", False),  # a unique violation is the caller's conflict
+        ("42501", False),  # insufficient privilege is a bug, not an outage
+    ],
+)
+def test_which_database_errors_mean_unavailable(sqlstate: str, expected: bool) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from app.responses import database_unavailable
+
+    error = DBAPIError("SELECT 1", None, _DriverError(sqlstate))
+    assert database_unavailable(error) is expected
