@@ -16,6 +16,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from app.auth.tokens import COOKIE_NAME, InvalidToken, TokenClaims, TokenService
+from app.cache import Cache, MemoryCache
 from app.context import TenantContext, bind_context
 from app.database import Database
 from app.errors import AppError
@@ -26,6 +27,7 @@ from app.responses import (
     unavailable_response,
 )
 from app.settings import Settings
+from repositories.audit import changed_tenants
 from repositories.auth import AuthRepository
 from repositories.records import TenantRecord
 from schema.context import Context, Loaders
@@ -197,12 +199,19 @@ def _is_bad_value(error: BaseException) -> bool:
 
 class GraphQLEndpoint:
     def __init__(
-        self, *, schema: Any, database: Database, tokens: TokenService, settings: Settings
+        self,
+        *,
+        schema: Any,
+        database: Database,
+        tokens: TokenService,
+        settings: Settings,
+        cache: Cache | None = None,
     ) -> None:
         self.schema = schema
         self.database = database
         self.tokens = tokens
         self.settings = settings
+        self.cache = cache if cache is not None else MemoryCache()
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -276,6 +285,7 @@ class GraphQLEndpoint:
                 tokens=self.tokens,
                 loaders=Loaders.create(uow.session, ctx),
                 base_domain=self.settings.base_domain,
+                cache=self.cache,
             )
             with bind_context(ctx):
                 try:
@@ -302,6 +312,11 @@ class GraphQLEndpoint:
             if result.errors:
                 # All or nothing: an answer with errors writes nothing.
                 uow.mark_rollback_only()
+        if not uow.rollback_only:
+            # committed: cached results of the tenants it changed must not be served again
+            changed = changed_tenants(uow.session)
+            if changed:
+                await self.cache.invalidate(changed)
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [format_error(e, request_id) for e in result.errors]

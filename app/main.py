@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.auth.tokens import TokenService
+from app.cache import Cache, create_cache
 from app.database import Database, current_revision, head_revision, runtime_url
 from app.endpoint import GraphQLEndpoint
 from app.hosts import TenantResolver
@@ -23,9 +24,12 @@ from app.settings import Settings, load_settings
 from schema import build_schema
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, cache: Cache | None = None
+) -> Starlette:
     """Build the app. Without `database`, one is connected (as the runtime role) in the lifespan
-    and disposed of at shutdown."""
+    and disposed of at shutdown. Without `cache`, one is made from the settings (Redis when
+    REDIS_URL is set, else in-process) and closed at shutdown."""
     settings = settings or load_settings()
     configure_logging(json=not settings.is_development)
     tokens = TokenService(
@@ -36,12 +40,20 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     owns_database = database is None
     db = database or Database.connect(runtime_url(settings), pool_size=settings.db_pool_size)
+    owns_cache = cache is None
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    results = (
+        cache
+        if cache is not None
+        else create_cache(redis_url, ttl=settings.analytics_cache_seconds)
+    )
     head = head_revision()
     endpoint = GraphQLEndpoint(
         schema=build_schema(introspection=settings.is_development),
         database=db,
         tokens=tokens,
         settings=settings,
+        cache=results,
     )
 
     async def healthz(_request: Request) -> Response:
@@ -67,6 +79,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             yield
         finally:
+            if owns_cache:
+                await results.close()
             if owns_database:
                 await db.dispose()
 
@@ -88,4 +102,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.database = db
     app.state.tokens = tokens
+    app.state.cache = results
     return app

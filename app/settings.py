@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     host_cache_seconds: float = Field(default=30.0, ge=0)
+    # how long a cached analytics answer may be reused (changes invalidate it at once)
+    analytics_cache_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

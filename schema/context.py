@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cache import Cache, MemoryCache
 from app.context import TenantContext
 from repositories.base import Repository
 from repositories.records import TenantRecord
@@ -54,6 +55,8 @@ class Context:
     response: ResponseActions = field(default_factory=ResponseActions)
     # `<slug>.<base domain>` names a tenant: no custom domain may sit under it
     base_domain: str = "localhost"
+    # per-tenant results shared across requests (analytics); keys always carry the tenant
+    cache: Cache = field(default_factory=MemoryCache)
 
     def repo(self, cls: type[R]) -> R:
         """A repository of `cls` bound to this request's session and verified context."""
