@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from schema.admin.mutations import AdminMutations
 from schema.admin.queries import AdminQueries
+from schema.analytics.queries import AnalyticsQueries
 from schema.auth.mutations import AuthMutations
 from schema.auth.queries import AuthQueries
 from schema.availability.mutations import AvailabilityMutations
@@ -55,6 +56,7 @@ class Query(
     TaskTemplateQueries,
     ComplianceQueries,
     AdminQueries,
+    AnalyticsQueries,
 ):
     pass
 
