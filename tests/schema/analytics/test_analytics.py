@@ -48,6 +48,10 @@ SERVICE_NAMES = """
 query { analytics(from: "2000-01-01", to: "2000-12-31") { bookings { revenueCentsByService {
   service { name } } } } }
 """
+NAMED_REVENUE = """
+query($from: Date, $to: Date) { analytics(from: $from, to: $to) { bookings {
+  revenueCentsByService { revenueCents service { name } } } } }
+"""
 CREATE_TASK = "mutation($title: String!) { createTask(input: {title: $title}) { id } }"
 SET_TIMEZONE = """
 mutation($tz: String!) { updateOrganizationSettings(input: {timezone: $tz}) { timezone } }
@@ -549,3 +553,20 @@ async def _copy(cache: Cache, source: str, target: str) -> None:
     raw = await cache._redis.get(source)
     assert raw is not None
     await cache._redis.set(target, raw, px=60_000)
+
+
+async def test_service_names_cost_one_statement_whatever_the_number_of_services(
+    client: httpx.AsyncClient, runtime_conn: AsyncConnection
+) -> None:
+    # given acme's admin and a year of bookings over several services
+    session = await admin_of(client, "acme")
+    now = await db_now(runtime_conn)
+    period = {"from": (now.date() - timedelta(days=365)).isoformat(), "to": now.date().isoformat()}
+    # when the revenue by service is read with each service's name
+    with counting_statements(runtime_conn) as statements:
+        body = (await gql(client, NAMED_REVENUE, period, session=session)).json()
+    # then the names cost one batched statement, not one per service
+    assert "errors" not in body, body
+    assert len(body["data"]["analytics"]["bookings"]["revenueCentsByService"]) > 1
+    loads = [s for s in statements if "FROM services" in s and "JOIN" not in s]
+    assert len(loads) == 1
