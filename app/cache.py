@@ -33,12 +33,36 @@ DEFAULT_MAX_ENTRIES = 10_000
 
 
 class Cache(Protocol):
-    async def get(self, tenant_id: uuid.UUID, name: str, args: dict[str, Any]) -> Any | None:
-        """The value stored for the tenant under `name` and `args` at its current generation."""
+    """`generation` pins get and set to the generation read before the value was computed:
+    a value computed while a change committed is then stored under the old generation, where
+    nobody looks any more (read it with `generation()` first, compute, then set)."""
+
+    async def generation(self, tenant_id: uuid.UUID) -> int:
+        """The tenant's current generation."""
         ...
 
-    async def set(self, tenant_id: uuid.UUID, name: str, args: dict[str, Any], value: Any) -> None:
-        """Store a JSON-serialisable value for the tenant at its current generation."""
+    async def get(
+        self,
+        tenant_id: uuid.UUID,
+        name: str,
+        args: dict[str, Any],
+        *,
+        generation: int | None = None,
+    ) -> Any | None:
+        """The value stored for the tenant under `name` and `args` (current generation unless
+        given)."""
+        ...
+
+    async def set(
+        self,
+        tenant_id: uuid.UUID,
+        name: str,
+        args: dict[str, Any],
+        value: Any,
+        *,
+        generation: int | None = None,
+    ) -> None:
+        """Store a JSON-serialisable value for the tenant (current generation unless given)."""
         ...
 
     async def invalidate(self, tenant_ids: set[uuid.UUID]) -> None:
@@ -95,8 +119,20 @@ class MemoryCache:
     def keys(self) -> list[str]:
         return list(self._entries)
 
-    async def get(self, tenant_id: uuid.UUID, name: str, args: dict[str, Any]) -> Any | None:
-        key = _key(self.prefix, tenant_id, self._generations.get(tenant_id, 0), name, args)
+    async def generation(self, tenant_id: uuid.UUID) -> int:
+        return self._generations.get(tenant_id, 0)
+
+    async def get(
+        self,
+        tenant_id: uuid.UUID,
+        name: str,
+        args: dict[str, Any],
+        *,
+        generation: int | None = None,
+    ) -> Any | None:
+        if generation is None:
+            generation = await self.generation(tenant_id)
+        key = _key(self.prefix, tenant_id, generation, name, args)
         hit = self._entries.get(key)
         if hit is None:
             return None
@@ -106,8 +142,20 @@ class MemoryCache:
         self._entries.move_to_end(key)
         return _open(tenant_id, hit[1])
 
-    async def set(self, tenant_id: uuid.UUID, name: str, args: dict[str, Any], value: Any) -> None:
-        key = _key(self.prefix, tenant_id, self._generations.get(tenant_id, 0), name, args)
+    async def set(
+        self,
+        tenant_id: uuid.UUID,
+        name: str,
+        args: dict[str, Any],
+        value: Any,
+        *,
+        generation: int | None = None,
+    ) -> None:
+        if generation is None:
+            generation = await self.generation(tenant_id)
+        if generation != self._generations.get(tenant_id, 0):
+            return  # computed before a change: nobody may read it
+        key = _key(self.prefix, tenant_id, generation, name, args)
         self._entries[key] = (time.monotonic() + self.ttl, _envelope(tenant_id, value))
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
@@ -140,25 +188,57 @@ class RedisCache:
     def _generation_key(self, tenant_id: uuid.UUID) -> str:
         return f"{self.prefix}gen:{tenant_id}"
 
-    async def _generation(self, tenant_id: uuid.UUID) -> int:
-        raw = await self._redis.get(self._generation_key(tenant_id))
+    async def generation(self, tenant_id: uuid.UUID) -> int:
+        try:
+            raw = await self._redis.get(self._generation_key(tenant_id))
+        except Exception as exc:
+            log.warning("cache unavailable", error=type(exc).__name__)
+            return -1  # a generation no entry is stored under
         return int(raw) if raw is not None else 0
 
-    async def key(self, tenant_id: uuid.UUID, name: str, args: dict[str, Any]) -> str:
-        """The key an entry has now (tests inspect it)."""
-        return _key(self.prefix, tenant_id, await self._generation(tenant_id), name, args)
+    async def key(
+        self,
+        tenant_id: uuid.UUID,
+        name: str,
+        args: dict[str, Any],
+        *,
+        generation: int | None = None,
+    ) -> str:
+        """The key of an entry (at the current generation unless given; tests inspect it)."""
+        if generation is None:
+            generation = await self.generation(tenant_id)
+        return _key(self.prefix, tenant_id, generation, name, args)
 
-    async def get(self, tenant_id: uuid.UUID, name: str, args: dict[str, Any]) -> Any | None:
+    async def get(
+        self,
+        tenant_id: uuid.UUID,
+        name: str,
+        args: dict[str, Any],
+        *,
+        generation: int | None = None,
+    ) -> Any | None:
         try:
-            raw = await self._redis.get(await self.key(tenant_id, name, args))
+            raw = await self._redis.get(
+                await self.key(tenant_id, name, args, generation=generation)
+            )
         except Exception as exc:  # the cache is an optimisation: a miss, never an error
             log.warning("cache unavailable", error=type(exc).__name__)
             return None
         return _open(tenant_id, raw)
 
-    async def set(self, tenant_id: uuid.UUID, name: str, args: dict[str, Any], value: Any) -> None:
+    async def set(
+        self,
+        tenant_id: uuid.UUID,
+        name: str,
+        args: dict[str, Any],
+        value: Any,
+        *,
+        generation: int | None = None,
+    ) -> None:
+        if generation is not None and generation < 0:
+            return
         try:
-            key = await self.key(tenant_id, name, args)
+            key = await self.key(tenant_id, name, args, generation=generation)
             await self._redis.set(key, _envelope(tenant_id, value), px=int(self.ttl * 1000))
         except Exception as exc:
             log.warning("cache unavailable", error=type(exc).__name__)

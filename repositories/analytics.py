@@ -281,13 +281,15 @@ class AnalyticsRepository(TenantRepository):
         period = await self.period(start=start, end=end)
         args = {"from": period.start.isoformat(), "to": period.end.isoformat()}
         args["timezone"] = period.timezone
-        document = None
-        if self._cache is not None:
-            document = await self._cache.get(self.tenant_id, CACHE_NAME, args)
+        if self._cache is None:
+            return _from_document(await self._compute(period))
+        # the generation is read before computing: a change committing meanwhile leaves this
+        # answer under the old generation, which no later read uses
+        generation = await self._cache.generation(self.tenant_id)
+        document = await self._cache.get(self.tenant_id, CACHE_NAME, args, generation=generation)
         if document is None:
             document = await self._compute(period)
-            if self._cache is not None:
-                await self._cache.set(self.tenant_id, CACHE_NAME, args, document)
+            await self._cache.set(self.tenant_id, CACHE_NAME, args, document, generation=generation)
         return _from_document(document)
 
     async def _compute(self, period: Period) -> dict[str, Any]:

@@ -570,3 +570,17 @@ async def test_service_names_cost_one_statement_whatever_the_number_of_services(
     assert len(body["data"]["analytics"]["bookings"]["revenueCentsByService"]) > 1
     loads = [s for s in statements if "FROM services" in s and "JOIN" not in s]
     assert len(loads) == 1
+
+
+async def test_an_answer_computed_across_a_change_is_never_served(
+    any_cache: Cache, demo: DemoData
+) -> None:
+    # given a read that took the tenant's generation, then computed while a change committed
+    acme = demo.tenants["acme"]
+    args = {"from": "2026-01-01", "to": "2026-01-31", "timezone": "UTC"}
+    generation = await any_cache.generation(acme)
+    await any_cache.invalidate({acme})
+    # when it stores its (possibly stale) answer under the generation it read
+    await any_cache.set(acme, "analytics.v1", args, {"stale": True}, generation=generation)
+    # then no later read gets it
+    assert await any_cache.get(acme, "analytics.v1", args) is None
