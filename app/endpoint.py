@@ -17,6 +17,7 @@ from strawberry.types.graphql import OperationType
 
 from app.auth.ratelimit import LoginRateLimiter
 from app.auth.tokens import COOKIE_NAME, InvalidToken, TokenClaims, TokenService
+from app.cache import Cache, MemoryCache
 from app.context import TenantContext, bind_context
 from app.database import Database
 from app.errors import AppError
@@ -27,6 +28,7 @@ from app.responses import (
     unavailable_response,
 )
 from app.settings import Settings
+from repositories.audit import changed_tenants
 from repositories.auth import AuthRepository
 from repositories.records import TenantRecord
 from schema.context import Context, Loaders
@@ -216,12 +218,14 @@ class GraphQLEndpoint:
         tokens: TokenService,
         settings: Settings,
         login_limiter: LoginRateLimiter | None = None,
+        cache: Cache | None = None,
     ) -> None:
         self.login_limiter = login_limiter
         self.schema = schema
         self.database = database
         self.tokens = tokens
         self.settings = settings
+        self.cache = cache if cache is not None else MemoryCache()
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -297,6 +301,7 @@ class GraphQLEndpoint:
                 base_domain=self.settings.base_domain,
                 login_limiter=self.login_limiter,
                 client_address=getattr(request.state, "client_address", None),
+                cache=self.cache,
             )
             with bind_context(ctx):
                 try:
@@ -326,6 +331,11 @@ class GraphQLEndpoint:
                 lost = _database_lost(result.errors)
                 if lost is not None:
                     raise lost  # answered 503, like a database that was down from the start
+        if not uow.rollback_only:
+            # committed: cached results of the tenants it changed must not be served again
+            changed = changed_tenants(uow.session)
+            if changed:
+                await self.cache.invalidate(changed)
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [format_error(e, request_id) for e in result.errors]

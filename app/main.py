@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from app.auth.ratelimit import LoginLimits, RedisCounter, create_login_limiter
 from app.auth.tokens import TokenService
+from app.cache import Cache, create_cache
 from app.cors import CorsMiddleware
 from app.database import Database, current_revision, head_revision, runtime_url
 from app.endpoint import GraphQLEndpoint
@@ -25,9 +26,12 @@ from app.settings import Settings, load_settings
 from schema import build_schema
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, cache: Cache | None = None
+) -> Starlette:
     """Build the app. Without `database`, one is connected (as the runtime role) in the lifespan
-    and disposed of at shutdown."""
+    and disposed of at shutdown. Without `cache`, one is made from the settings (Redis when
+    REDIS_URL is set, else in-process) and closed at shutdown."""
     settings = settings or load_settings()
     configure_logging(json=not settings.is_development)
     tokens = TokenService(
@@ -49,6 +53,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     db = database or Database.connect(
         runtime_url(settings), pool_size=settings.db_pool_size, pgbouncer=settings.db_pgbouncer
     )
+    owns_cache = cache is None
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    results = (
+        cache
+        if cache is not None
+        else create_cache(redis_url, ttl=settings.analytics_cache_seconds)
+    )
     head = head_revision()
     endpoint = GraphQLEndpoint(
         schema=build_schema(introspection=settings.is_development),
@@ -56,6 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         tokens=tokens,
         settings=settings,
         login_limiter=login_limiter,
+        cache=results,
     )
 
     async def healthz(_request: Request) -> Response:
@@ -83,6 +95,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         finally:
             if isinstance(login_limiter.counter, RedisCounter):
                 await login_limiter.counter.close()
+            if owns_cache:
+                await results.close()
             if owns_database:
                 await db.dispose()
 
@@ -113,4 +127,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = db
     app.state.tokens = tokens
     app.state.login_limiter = login_limiter
+    app.state.cache = results
     return app

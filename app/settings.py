@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=15 * 60, ge=1)
     # Origins besides each tenant's own hosts that may call the API from a browser.
     cors_extra_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # how long a cached analytics answer may be reused (changes invalidate it at once)
+    analytics_cache_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("trusted_proxies", "cors_extra_origins", mode="before")
     @classmethod

@@ -4,10 +4,24 @@ import uuid
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import TenantMismatch
 from repositories.base import TenantRepository
 from repositories.models import AuditLog
+
+_CHANGED = "changed_tenants"
+
+
+def changed_tenants(session: AsyncSession) -> set[uuid.UUID]:
+    """The tenants whose data this session changed: every mutation writes an audit row, so
+    the audit rows are what marks them (cached results of these tenants are stale once the
+    transaction commits)."""
+    return set(session.info.get(_CHANGED, ()))
+
+
+def _mark_changed(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    session.info.setdefault(_CHANGED, set()).add(tenant_id)
 
 
 class AuditRepository(TenantRepository):
@@ -32,6 +46,7 @@ class AuditRepository(TenantRepository):
             )
         )
         await self._flush()
+        _mark_changed(self.session, self.tenant_id)
 
     async def record_public_submission(self, *, service_request_id: uuid.UUID) -> None:
         """The audit row of an anonymous submission, in the host's tenant: no actor, one action
@@ -50,6 +65,7 @@ class AuditRepository(TenantRepository):
                 request_id=self.ctx.request_id,
             )
         )
+        _mark_changed(self.session, self.ctx.public_tenant_id)
 
     async def list_recent(self, *, limit: int = 50) -> list[AuditLog]:
         """The newest audit rows of the context tenant."""

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from schema.admin.mutations import AdminMutations
 from schema.admin.queries import AdminQueries
+from schema.analytics.queries import AnalyticsQueries
 from schema.auth.mutations import AuthMutations
 from schema.auth.queries import AuthQueries
 from schema.availability.mutations import AvailabilityMutations
@@ -44,6 +45,7 @@ class Query(
     TaskTemplateQueries,
     ComplianceQueries,
     AdminQueries,
+    AnalyticsQueries,
 ):
     pass
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cache import Cache, MemoryCache
 from app.context import TenantContext
 from repositories.base import Repository
 from repositories.records import TenantRecord
@@ -58,6 +59,8 @@ class Context:
     # sign-in attempts are counted per (tenant, email) and per client address
     login_limiter: LoginRateLimiter | None = None
     client_address: str | None = None
+    # per-tenant results shared across requests (analytics); keys always carry the tenant
+    cache: Cache = field(default_factory=MemoryCache)
 
     def repo(self, cls: type[R]) -> R:
         """A repository of `cls` bound to this request's session and verified context."""
