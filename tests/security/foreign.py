@@ -28,7 +28,7 @@ ID_TABLES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ForeignTenant:
     """Tenant `slug` as a member of `home` must never see it."""
 
@@ -40,6 +40,9 @@ class ForeignTenant:
     domains: tuple[str, ...]
     service_name: str
     task_title: str
+
+    def __repr__(self) -> str:  # short, for hypothesis' and pytest's reports
+        return f"ForeignTenant({self.slug!r})"
 
     def gids(self, type_name: str) -> list[str]:
         return [encode_id(type_name, value) for value in self.ids[type_name]]
@@ -87,17 +90,18 @@ async def load_foreign(conn: AsyncConnection, slug: str, home: str) -> ForeignTe
         text("SELECT domain FROM tenant_domains WHERE tenant_id = :t ORDER BY domain"),
         {"t": tenant.id},
     )
+    # a name and a title that only this tenant uses: searching for them must find nothing
+    unique = (
+        "SELECT {col} FROM {table} WHERE tenant_id = :t AND {col} NOT IN (SELECT x.{col}"
+        " FROM {table} x JOIN tenants h ON h.id = x.tenant_id WHERE h.slug = :home)"
+        " ORDER BY {col} LIMIT 1"
+    )
+    params = {"t": tenant.id, "home": home}
     service_name = (
-        await conn.execute(
-            text("SELECT name FROM services WHERE tenant_id = :t ORDER BY name LIMIT 1"),
-            {"t": tenant.id},
-        )
+        await conn.execute(text(unique.format(col="name", table="services")), params)
     ).scalar_one()
     task_title = (
-        await conn.execute(
-            text("SELECT title FROM tasks WHERE tenant_id = :t ORDER BY title LIMIT 1"),
-            {"t": tenant.id},
-        )
+        await conn.execute(text(unique.format(col="title", table="tasks")), params)
     ).scalar_one()
     return ForeignTenant(
         slug=slug,

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schema.ids import encode_id
@@ -182,6 +183,26 @@ async def test_another_tenants_objects_answer_like_missing_ones(
             )
     # and globex's rows are exactly as they were
     assert await fingerprint(runtime_conn, globex.tenant_id, tables) == before, op.name
+
+
+async def test_the_fingerprint_sees_every_row_of_globex(
+    runtime_conn: AsyncConnection,
+    owner_engine: AsyncEngine,
+    globex: ForeignTenant,
+    tables: list[str],
+) -> None:
+    # given globex's rows counted by the owner, when the sweep fingerprints globex
+    seen = await fingerprint(runtime_conn, globex.tenant_id, tables)
+    async with owner_engine.connect() as conn:
+        for table in tables:
+            counted = await conn.execute(
+                text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"), {"t": globex.tenant_id}
+            )
+            # then it sees every one of them (an empty fingerprint would prove nothing)
+            assert seen[table][0] == counted.scalar_one(), table
+    assert seen["tasks"][0] == len(globex.ids["Task"]) > 0
+    assert seen["tenants"][0] == 1
+    assert seen["users"][0] >= len(globex.member_emails) > 0
 
 
 def test_every_field_is_swept_or_named_as_left_out() -> None:
