@@ -1,21 +1,24 @@
-"""Every query and mutation of the schema, called by a member of acme (alice, ADMIN, and carol,
-CLIENT; and dave, STAFF) with ids, filters and inputs that belong to globex. The calls are generated from the
-exported schema (tests/security/schema_walk.py), so a new field is swept as soon as it exists, and
-a field whose ids the generator cannot type fails here until it is taught.
+"""Every query and mutation of the schema, called by members of acme (alice, ADMIN; dave, STAFF;
+carol, CLIENT) with ids, filters and inputs that belong to globex. The calls are generated from
+the exported schema (tests/security/schema_walk.py): a new field is swept as soon as it exists,
+and a field whose ids the generator cannot type fails here until it is taught.
 
 For each call:
 - the answer is `null`, empty, NOT_FOUND, BAD_USER_INPUT (validation), FORBIDDEN only where the
-  role is too low whatever the tenant (proved: the same call naming objects that do not exist
-  answers FORBIDDEN too, so the role is checked before any lookup), or a success that only
-  touched acme; never INTERNAL;
-- globex's ids answer exactly like ids that exist nowhere (same codes, same null-ness);
+  role is too low whatever the tenant, or a success that only touched acme; never INTERNAL;
+- globex's ids answer exactly like ids that exist nowhere (same codes, same null-ness). This is
+  also what shows that a FORBIDDEN is the role check, made before any lookup: the same call
+  naming objects that exist nowhere answers FORBIDDEN too;
 - no answer, error or data, carries globex's ids (uuid or global id), slug, name or the emails of
-  its own members;
-- globex's rows are unchanged: count and checksum of each of its tables before and after.
+  its own members (errors about the variables may quote back only what the caller sent);
+- globex's rows are unchanged: count and checksum of each of its tables, its tenant row and its
+  members' user rows, before and after. They are read in the test's own transaction, bound to
+  globex like a request of globex: the requests' writes are uncommitted there, so the owner
+  connection (a separate transaction) could not see them.
 
-Left out, with tests of their own in tests/schema/auth: `login`, `logout`, `revokeAllSessions`
-and `switchTenant` (the session operations; switching to a tenant of which the caller is not a
-member is covered there).
+Left out, each with tests of its own in tests/schema/auth/test_auth.py: `login`, `logout`,
+`revokeAllSessions` and `switchTenant` (the session operations; switching to a tenant without a
+membership is test_switch_tenant_needs_a_membership).
 """
 
 from __future__ import annotations
