@@ -51,7 +51,7 @@ from tests.security.schema_walk import (
     operations,
 )
 
-EXAMPLES = int(os.environ.get("TENANTGRAPH_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("TENANTGRAPH_FUZZ_EXAMPLES", "5"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=True,
