@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -11,6 +11,7 @@ from schema.context import Info
 from schema.ids import decode_id
 from schema.permissions import IsTenantStaff
 from schema.tasks.types import Task, TaskPriority, TaskStatus
+from schema.work import inputs
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
@@ -30,9 +31,7 @@ def _description(value: str | None) -> str | None:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return inputs.aware(value)
 
 
 @strawberry.input

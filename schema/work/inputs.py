@@ -52,8 +52,17 @@ def phone(value: str | None, field: str = "contactPhone") -> str | None:
     return text
 
 
+# The driver stores these two instants as -infinity / infinity and reads them back as naive
+# date-times, which no later comparison with an aware one survives.
+UNSTORABLE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
 def aware(value: datetime | None) -> datetime | None:
-    """A naive date-time is read as UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+    """A naive date-time is read as UTC; the first and last instants of the calendar are refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if value in UNSTORABLE:
+        raise BadUserInput("A date-time is out of range")
     return value
