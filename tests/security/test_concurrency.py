@@ -27,7 +27,7 @@ from tests.security.stress import (
     stress_settings,
 )
 
-REQUESTS = 1200
+REQUESTS = 2500
 CONCURRENCY = 50
 POOL_SIZE = 2
 
