@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint schema clean
+.PHONY: run test bench install lint schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m pytest -m bench -s -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check .

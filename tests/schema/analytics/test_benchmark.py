@@ -33,6 +33,7 @@ def _summary(label: str, samples: list[float]) -> str:
     return f"{label}: median {statistics.median(ordered):.1f} ms, p95 {p95:.1f} ms"
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 async def test_analytics_on_a_10000_task_organization(
     client: httpx.AsyncClient, new_organization: NewOrganization
