@@ -249,6 +249,9 @@ _MEMBERS = text(
 # --- the repository ------------------------------------------------------------------------------
 
 
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+
 class AnalyticsRepository(TenantRepository):
     """Dashboard aggregates of the context tenant; answers are cached under the tenant's key."""
 
@@ -267,6 +270,13 @@ class AnalyticsRepository(TenantRepository):
             end = today if start is None or start <= today else start
         if start is None:
             start = end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+        for day in (start, end):
+            # the driver sends date.min/max as -infinity/infinity, and a day series over them
+            # never ends: the calendar a dashboard can ask about is bounded
+            if not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise BadUserInput(
+                    f"Dates must lie between {EARLIEST_DAY} and {LATEST_DAY}"
+                )
         if start > end:
             raise BadUserInput("`from` must not be after `to`")
         if (end - start).days + 1 > MAX_PERIOD_DAYS:

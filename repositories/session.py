@@ -18,8 +18,12 @@ SET_CONTEXT = text(
     "SELECT set_config('app.current_tenant_id', :tenant_id, true),"
     " set_config('app.current_user_id', :user_id, true),"
     " set_config('app.is_superadmin', :is_superadmin, true),"
-    " set_config('app.public_tenant_id', :public_tenant_id, true)"
+    " set_config('app.public_tenant_id', :public_tenant_id, true),"
+    " set_config('statement_timeout', :statement_timeout, true)"
 )
+# A backstop for any statement of a request or job: one runaway query cannot hold a pooled
+# connection (and a CPU) for long. Transaction-local, so it also works behind PgBouncer.
+STATEMENT_TIMEOUT = "30s"
 
 
 def context_parameters(ctx: TenantContext) -> dict[str, str]:
@@ -28,6 +32,7 @@ def context_parameters(ctx: TenantContext) -> dict[str, str]:
         "user_id": str(ctx.user_id) if ctx.user_id else "",
         "is_superadmin": "true" if ctx.is_superadmin else "false",
         "public_tenant_id": str(ctx.public_tenant_id) if ctx.public_tenant_id else "",
+        "statement_timeout": STATEMENT_TIMEOUT,
     }
 
 

@@ -81,7 +81,13 @@ def _boolean(name: str, value: Any) -> bool:
 
 @functools.cache
 def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """IANA zones both Python and PostgreSQL know: Area/Location names and UTC, not the
+    system's `localtime`, `posixrules`, `Factory` or the posix/ and right/ trees."""
+    return frozenset(
+        zone
+        for zone in zoneinfo.available_timezones()
+        if (("/" in zone and not zone.startswith(("posix/", "right/"))) or zone in {"UTC", "GMT"})
+    )
 
 
 def _timezone(name: str, value: Any) -> str:

@@ -109,23 +109,25 @@ class LoginRateLimiter:
         self.limits = limits or LoginLimits()
 
     @staticmethod
-    def account_key(tenant: str | None, email: str) -> str:
-        return _key("account", tenant or "", email.strip().lower())
+    def account_key(account: str) -> str:
+        return _key("account", account)
 
-    async def attempt(self, *, tenant: str | None, email: str, address: str | None) -> bool:
-        """Count one sign-in attempt; False when either limit is already used up."""
+    async def attempt(self, *, account: str, address: str | None) -> bool:
+        """Count one sign-in attempt; False when either limit is already used up.
+
+        An attempt the address limit refuses is not counted against the account: otherwise one
+        address over its budget could lock out any account for free."""
         window = self.limits.window_seconds
-        allowed = True
-        if address:
-            allowed = await self.counter.increment(_key("address", address), window) <= (
-                self.limits.per_address
-            )
-        account = await self.counter.increment(self.account_key(tenant, email), window)
-        return allowed and account <= self.limits.per_account
+        if address and await self.counter.increment(_key("address", address), window) > (
+            self.limits.per_address
+        ):
+            return False
+        tries = await self.counter.increment(self.account_key(account), window)
+        return tries <= self.limits.per_account
 
-    async def succeeded(self, *, tenant: str | None, email: str) -> None:
+    async def succeeded(self, *, account: str) -> None:
         """A correct password: the account's counter starts again (the address's does not)."""
-        await self.counter.reset(self.account_key(tenant, email))
+        await self.counter.reset(self.account_key(account))
 
 
 def create_login_limiter(redis_url: str | None, limits: LoginLimits) -> LoginRateLimiter:

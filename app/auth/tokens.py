@@ -153,6 +153,10 @@ class TokenService:
                 raise InvalidToken("bad token id")
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp, ver)):
                 raise InvalidToken("non-integer time or version claim")
+            if exp - iat > self.ttl + LEEWAY_SECONDS:
+                # no token of ours lives longer than the configured lifetime, whichever key
+                # signed it (a previous key cannot mint long-lived tokens)
+                raise InvalidToken("lifetime longer than issued")
             if iat > time.time() + LEEWAY_SECONDS:
                 raise InvalidToken("issued in the future")
             nbf = c.get("nbf")

@@ -70,16 +70,19 @@ class AuthMutations:
         if host is not None and slug != host.slug:
             # the session would be refused on this very host: sign in at the tenant's address
             raise BadUserInput("Sign in to an organization at its own address")
-        limiter = info.context.login_limiter
-        if limiter is not None and not await limiter.attempt(
-            tenant=slug, email=email, address=info.context.client_address
-        ):
-            # before the lookup: the answer is the same whether the account exists or not
-            raise TooManyRequests("Too many sign-in attempts. Try again later")
         auth = info.context.repo(AuthRepository)
         record = (
             await auth.login_lookup(email=email) if 0 < len(email) <= MAX_EMAIL_LENGTH else None
         )
+        # The account budget is the account's, whatever spelling of its email or tenant names it
+        # (the database's lower() and Python's differ on some letters); an unknown email has its
+        # own. Over either limit the answer is the same whether the account exists or not.
+        account = str(record.user_id) if record else email.casefold()
+        limiter = info.context.login_limiter
+        if limiter is not None and not await limiter.attempt(
+            account=account, address=info.context.client_address
+        ):
+            raise TooManyRequests("Too many sign-in attempts. Try again later")
         # argon2 releases the GIL: verifying in a thread keeps the event loop serving.
         ok = await asyncio.to_thread(
             verify_password, record.password_hash if record else None, password
@@ -105,7 +108,7 @@ class AuthMutations:
         if chosen is None:
             raise Unauthenticated(LOGIN_FAILED)
         if limiter is not None:
-            await limiter.succeeded(tenant=slug, email=email)
+            await limiter.succeeded(account=account)
         return await _start_session(info, auth, chosen, "auth.login")
 
     @strawberry.mutation(

@@ -35,8 +35,9 @@ async def test_owner_connection_bypasses_rls_so_the_repository_is_alone(
     seen = {
         r.tenant_id for r in await owner_conn.execute(text("SELECT DISTINCT tenant_id FROM tasks"))
     }
-    # Then it sees all three tenants: whatever scoping follows is the repository's doing
-    assert seen == set(demo.tenants.values())
+    # Then it sees every demo tenant (and any a test made): the scoping that follows is the
+    # repository's doing
+    assert set(demo.tenants.values()) <= seen
 
 
 async def test_repository_reads_only_the_context_tenant(

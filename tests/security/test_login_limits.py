@@ -92,9 +92,11 @@ async def test_attempts_per_account_are_limited(make_client: AppFactory) -> None
     assert codes == [TOO_MANY]
     assert response.json()["data"] is None
     assert set_cookie_value(response) is None
-    # another account from the same address, and the same account in another tenant, go on
+    # another account from the same address goes on; the same account in another tenant does
+    # not (the budget is the account's, whichever tenant is named)
     assert (await attempt(client, "carol@acme.test", PASSWORD))[0] == []
-    assert (await attempt(client, "alice@acme.test", PASSWORD, host="globex.localhost"))[0] == []
+    codes, _ = await attempt(client, "alice@acme.test", PASSWORD, host="globex.localhost")
+    assert codes == [TOO_MANY]
 
 
 async def test_the_answer_never_tells_whether_the_account_exists(make_client: AppFactory) -> None:
@@ -235,7 +237,7 @@ async def test_with_redis_the_limit_holds_across_processes(make_client: AppFacto
     assert (await attempt(second, email))[0] == [TOO_MANY]
     redis = Redis.from_url(REDIS_URL)
     try:
-        key = "tenantgraph:login:" + LoginRateLimiter.account_key("acme", email)
+        key = "tenantgraph:login:" + LoginRateLimiter.account_key(email.casefold())
         assert int(await redis.get(key)) == 4
         assert 0 < await redis.ttl(key) <= 15 * 60
         names = [k.decode() async for k in redis.scan_iter("tenantgraph:login:*", count=1000)]
@@ -251,9 +253,7 @@ async def test_when_redis_is_down_the_process_counts_alone() -> None:
     client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     limiter = LoginRateLimiter(RedisCounter(client), LoginLimits(per_account=2, per_address=100))
     try:
-        results = [
-            await limiter.attempt(tenant="acme", email="a@b.test", address=None) for _ in range(3)
-        ]
+        results = [await limiter.attempt(account="a@b.test", address=None) for _ in range(3)]
     finally:
         await client.aclose()
     assert results == [True, True, False]
@@ -263,9 +263,44 @@ async def test_the_memory_counter_opens_a_new_window_when_one_ends() -> None:
     limiter = LoginRateLimiter(
         MemoryCounter(), LoginLimits(per_account=1, per_address=10, window_seconds=1)
     )
-    assert await limiter.attempt(tenant=None, email="a@b.test", address="192.0.2.1")
-    assert not await limiter.attempt(tenant=None, email="A@B.test ", address="192.0.2.1")
+    assert await limiter.attempt(account="a@b.test", address="192.0.2.1")
+    assert not await limiter.attempt(account="a@b.test", address="192.0.2.1")
     counter = limiter.counter
     assert isinstance(counter, MemoryCounter)
     counter._windows = {k: (0.0, n) for k, (_, n) in counter._windows.items()}  # the window ends
-    assert await limiter.attempt(tenant=None, email="a@b.test", address="192.0.2.1")
+    assert await limiter.attempt(account="a@b.test", address="192.0.2.1")
+
+
+async def test_every_spelling_and_tenant_of_an_account_shares_its_budget(
+    make_client: AppFactory,
+) -> None:
+    # the database folds the dotted capital I to "i" where Python's lower() does not, and the
+    # tenant may be named or left to the default: all of these are alice's one budget
+    client = make_client(address="192.0.2.77")
+    tries = [
+        ("alice@acme.test", "acme.localhost", None),
+        ("al\u0130ce@acme.test", "acme.localhost", None),
+        ("ALICE@acme.test", "localhost", "globex"),
+        ("alice@acme.test", "localhost", None),
+    ]
+    codes = []
+    for email, host, tenant in tries:
+        variables = {"email": email, "password": WRONG, "tenant": tenant}
+        codes.append(error_codes((await gql(client, LOGIN, variables, host=host)).json()))
+    assert codes == [["UNAUTHENTICATED"]] * 3 + [[TOO_MANY]]
+
+
+async def test_an_address_over_its_limit_does_not_lock_out_accounts(
+    make_client: AppFactory,
+) -> None:
+    attacker = make_client(address="192.0.2.88")
+    for n in range(6):
+        await attempt(attacker, f"nobody{n}@nowhere.test")
+    # the address is spent: its attempts at bob are refused without touching bob's budget
+    for _ in range(5):
+        assert (await attempt(attacker, "bob@globex.test", host="globex.localhost"))[0] == [
+            TOO_MANY
+        ]
+    elsewhere = make_client(address="192.0.2.89")
+    codes, _ = await attempt(elsewhere, "bob@globex.test", PASSWORD, host="globex.localhost")
+    assert codes == []

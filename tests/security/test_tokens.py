@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from joserfc import jwt
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
-from app.auth.tokens import TokenService, _derive
+from app.auth.tokens import InvalidToken, TokenService, _derive
 from app.cli import cli
 from app.context import Role
 from app.database import Database
@@ -308,3 +309,37 @@ def test_previous_and_current_keys_never_share_a_kid() -> None:
     kid = current._current.kid
     assert kid not in TEST_SECRET
     assert kid == hashlib.sha256(JWT_KEY).hexdigest()[:16]
+
+
+def test_no_token_lives_longer_than_the_configured_lifetime() -> None:
+    # a leaked previous secret still cannot mint a token that outlives the token lifetime
+    service = TokenService(
+        b"c" * 40,
+        issuer="tenantgraph",
+        audience="tenantgraph-api",
+        ttl=3600,
+        previous_secret=b"p" * 40,
+    )
+    previous = TokenService(b"p" * 40, issuer="tenantgraph", audience="tenantgraph-api", ttl=3600)
+    # what the previous key signed in its time still verifies
+    token, claims = previous.issue(
+        user_id=uuid.uuid4(), tenant_id=uuid.uuid4(), role=Role.ADMIN, token_version=1
+    )
+    assert service.verify(token).token_id == claims.token_id
+    key = previous._current.jwt_key
+    header = jwt.decode(token, key, algorithms=["HS256"]).header
+    now = int(time.time())
+    payload = {
+        "iss": "tenantgraph",
+        "aud": "tenantgraph-api",
+        "sub": str(uuid.uuid4()),
+        "tid": str(uuid.uuid4()),
+        "role": "ADMIN",
+        "ver": 1,
+        "iat": now,
+        "exp": now + 10 * 365 * 24 * 3600,
+        "jti": uuid.uuid4().hex,
+    }
+    forged = jwt.encode(header, payload, key, algorithms=["HS256"])
+    with pytest.raises(InvalidToken, match="lifetime"):
+        service.verify(forged)

@@ -158,6 +158,8 @@ async def test_every_section_validates_and_writes_nothing_when_wrong(
     for query, values in (
         (UPDATE_ORGANIZATION, {"timezone": "Mars/Olympus"}),
         (UPDATE_ORGANIZATION, {"timezone": "../../etc/passwd"}),
+        (UPDATE_ORGANIZATION, {"timezone": "localtime"}),  # Python knows it, PostgreSQL not
+        (UPDATE_ORGANIZATION, {"timezone": "posix/Europe/London"}),
         (UPDATE_ORGANIZATION, {"locale": "english"}),
         (UPDATE_ORGANIZATION, {"locale": "en-gb"}),
         (UPDATE_ORGANIZATION, {"timezone": None}),

@@ -584,3 +584,23 @@ async def test_an_answer_computed_across_a_change_is_never_served(
     await any_cache.set(acme, "analytics.v1", args, {"stale": True}, generation=generation)
     # then no later read gets it
     assert await any_cache.get(acme, "analytics.v1", args) is None
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("0001-01-01", "0001-01-01"), ("9999-12-31", "9999-12-31"), ("1969-12-31", "1970-01-02")],
+)
+async def test_dates_beyond_the_dashboards_calendar_are_refused(
+    client: httpx.AsyncClient, start: str, end: str
+) -> None:
+    # the driver turns date.min/max into -infinity/infinity: a day series over them never ends
+    alice = await login(client, "alice@acme.test")
+    body = (
+        await gql(
+            client,
+            "query($f: Date, $t: Date) { analytics(from: $f, to: $t) { tasks { total } } }",
+            {"f": start, "t": end},
+            session=alice,
+        )
+    ).json()
+    assert error_codes(body) == ["BAD_USER_INPUT"]
