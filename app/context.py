@@ -34,6 +34,11 @@ class TenantContext:
     def is_authenticated(self) -> bool:
         return self.user_id is not None
 
+    @property
+    def is_platform_session(self) -> bool:
+        """A super-admin signed in to the platform: a user, no organization."""
+        return self.is_superadmin and self.user_id is not None and self.tenant_id is None
+
 
 _current: ContextVar[TenantContext | None] = ContextVar("tenant_context", default=None)
 

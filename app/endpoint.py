@@ -270,11 +270,14 @@ class GraphQLEndpoint:
                 tenant_slug=host_tenant.slug if host_tenant else None,
                 user_id=claims.user_id,
                 role=claims.role,
+                is_superadmin=claims.platform,
                 token_version=claims.token_version,
                 public_tenant_id=public,
             )
         async with self.database.unit_of_work(ctx) as uow:
-            if claims is not None:
+            if claims is not None and claims.platform:
+                await self._check_platform_session(uow, ctx, claims)
+            elif claims is not None:
                 state = await AuthRepository(uow.session, ctx).session_state()
                 if state is None or state.token_version != claims.token_version:
                     uow.mark_rollback_only()
@@ -344,6 +347,22 @@ class GraphQLEndpoint:
             # a rolled-back answer changes nothing, cookies included
             self._apply_cookie(context, response, request)
         return response
+
+    async def _check_platform_session(
+        self, uow: Any, ctx: TenantContext, claims: TokenClaims
+    ) -> None:
+        """A platform token holds while its user exists, keeps its token version and is still a
+        super-admin (re-read on every request, like a membership)."""
+        state = await AuthRepository(uow.session, ctx).platform_state()
+        if state is None or state[0] != claims.token_version:
+            uow.mark_rollback_only()
+            raise _unauthenticated("token revoked")
+        if not state[1]:
+            uow.mark_rollback_only()
+            raise Refused(
+                403, "FORBIDDEN", "Your platform access has ended", "no longer a super-admin"
+            )
+        structlog.contextvars.bind_contextvars(tenant_id=None, user_id=str(ctx.user_id))
 
     def _cookie_domain(self, request: Request) -> str | None:
         """Share the cookie across `<slug>.<base domain>` so that a tenant switch carries over

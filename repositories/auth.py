@@ -7,7 +7,13 @@ from sqlalchemy import func, select, text, update
 from app.context import Role, TenantContext
 from repositories.base import Repository
 from repositories.models import Tenant, TenantMembership, User
-from repositories.records import LoginRecord, MembershipRecord, SessionState, TenantRecord
+from repositories.records import (
+    LoginRecord,
+    MembershipRecord,
+    SessionState,
+    TenantRecord,
+    UserRecord,
+)
 from repositories.session import apply_context
 
 _LOGIN_LOOKUP = text(
@@ -64,6 +70,23 @@ class AuthRepository(Repository):
             membership_active=row.membership_status == "active",
             tenant_active=row.tenant_status == "active",
         )
+
+    async def platform_state(self) -> tuple[int, bool] | None:
+        """The context user's token version and whether it is (still) a super-admin, or None
+        when the user no longer exists."""
+        row = (
+            await self._execute(
+                select(User.token_version, User.is_superadmin).where(User.id == self.ctx.user_id)
+            )
+        ).first()
+        return (row.token_version, row.is_superadmin) if row else None
+
+    async def own_account(self) -> UserRecord | None:
+        """The context user's own account (a user always sees itself)."""
+        row = (
+            await self._execute(select(User.id, User.email).where(User.id == self.ctx.user_id))
+        ).first()
+        return UserRecord(row.id, row.email, None) if row else None
 
     async def memberships(self) -> list[MembershipRecord]:
         """The user's active memberships in active tenants, default first, then by name."""

@@ -8,10 +8,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -342,6 +344,21 @@ class SecuritySettings(TenantSettings, Base):
     allowed_email_domains: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
 
 
+class PlatformAuditLog(Base):
+    """What super-admins did on the platform. Global (no tenant), append-only, and out of the
+    runtime role's reach: it holds no privilege on it; the platform functions of revision 0007
+    write it."""
+
+    __tablename__ = "platform_audit_logs"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    actor_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    action: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    created_at: Mapped[datetime] = _created_at()
+
+
 TENANT_OWNED_TABLES: tuple[str, ...] = tuple(
     sorted(
         mapper.class_.__tablename__
@@ -369,3 +386,6 @@ RLS_TABLES: tuple[str, ...] = (
     "tenants",
     "users",
 )
+
+PRIVATE_TABLES: tuple[str, ...] = ("platform_audit_logs",)
+"""Global tables the runtime role holds no privilege on at all (so no policy is needed)."""

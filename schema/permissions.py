@@ -11,12 +11,39 @@ from app.errors import Forbidden, Unauthenticated
 from schema.context import Info
 
 
-class IsAuthenticated(BasePermission):
+class IsSignedIn(BasePermission):
+    """Any session: an organization's, or a super-admin's platform session."""
+
     message = "Authentication required"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         if not info.context.tenant.is_authenticated:
             raise Unauthenticated()
+        return True
+
+
+class IsAuthenticated(BasePermission):
+    """A session in an organization (a platform session has none to act in)."""
+
+    message = "Authentication required"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        ctx = info.context.tenant
+        if not ctx.is_authenticated:
+            raise Unauthenticated()
+        if ctx.tenant_id is None:
+            raise Forbidden("Sign in to an organization to do this")
+        return True
+
+
+class IsSuperAdmin(BasePermission):
+    """A super-admin's platform session; everyone else, signed in or not, is FORBIDDEN."""
+
+    message = "Only a platform super-admin may do this"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if not info.context.tenant.is_platform_session:
+            raise Forbidden(self.message)
         return True
 
 

@@ -3,6 +3,10 @@
 The signing secret is never used directly: a JWT key and a cookie key are derived from it, so a
 cookie signature can never pass as a token signature or the other way round.
 
+Two kinds of token, signed with different derived keys so that neither can pass as the other:
+an organization token names its tenant (`tid`) and role; a platform token (a super-admin's
+session on the bare base domain, `scp: platform`) names no tenant. Their cookies differ too.
+
 Key rotation: tokens name their key by `kid` (a hash of the derived key, never the key). New
 tokens and cookies always use the current secret; a previous secret, when configured, still
 verifies the tokens (and their cookies) it signed until they expire. An unknown `kid` is refused.
@@ -34,16 +38,20 @@ class InvalidToken(Exception):
     """The token or cookie cannot be trusted. The reason is for logs, never for the client."""
 
 
+PLATFORM_SCOPE = "platform"
+
+
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     user_id: uuid.UUID
-    tenant_id: uuid.UUID
-    role: Role
+    tenant_id: uuid.UUID | None  # None only for a platform token
+    role: Role | None  # None only for a platform token
     token_version: int
     issued_at: int
     expires_at: int
     token_id: str
     key_id: str = ""  # the `kid` that signed the token; its cookie is checked with the same key
+    platform: bool = False  # a super-admin's platform session, bound to no tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +59,16 @@ class _SigningKey:
     kid: str
     jwt_key: OctKey
     cookie_key: bytes
+    platform: bool
 
     @classmethod
-    def derive(cls, secret: bytes) -> _SigningKey:
-        jwt_key = _derive(secret, b"jwt/v1")
+    def derive(cls, secret: bytes, *, platform: bool = False) -> _SigningKey:
+        jwt_key = _derive(secret, b"jwt-platform/v1" if platform else b"jwt/v1")
         return cls(
             kid=hashlib.sha256(jwt_key).hexdigest()[:16],
             jwt_key=OctKey.import_key(jwt_key),
             cookie_key=_derive(secret, b"tenant-cookie/v1"),
+            platform=platform,
         )
 
 
@@ -86,10 +96,15 @@ class TokenService:
         previous_secret: bytes | None = None,
     ) -> None:
         self._current = _SigningKey.derive(secret)
-        self._keys = {self._current.kid: self._current}
+        self._current_platform = _SigningKey.derive(secret, platform=True)
+        secrets = [secret]
         if previous_secret is not None and previous_secret != secret:
-            previous = _SigningKey.derive(previous_secret)
-            self._keys[previous.kid] = previous
+            secrets.append(previous_secret)
+        self._keys = {
+            key.kid: key
+            for s in secrets
+            for key in (_SigningKey.derive(s), _SigningKey.derive(s, platform=True))
+        }
         self.issuer = issuer
         self.audience = audience
         self.ttl = ttl
@@ -119,6 +134,30 @@ class TokenService:
                 "sub": str(user_id),
                 "tid": str(tenant_id),
                 "role": role.value,
+                "ver": token_version,
+                "iat": now,
+                "exp": claims.expires_at,
+                "jti": claims.token_id,
+            },
+            key.jwt_key,
+            algorithms=[ALGORITHM],
+        )
+        return token, claims
+
+    def issue_platform(self, *, user_id: uuid.UUID, token_version: int) -> tuple[str, TokenClaims]:
+        """A super-admin's platform session: no tenant, no role, its own signing key."""
+        now = int(time.time())
+        key = self._current_platform
+        claims = TokenClaims(
+            user_id, None, None, token_version, now, now + self.ttl, uuid.uuid4().hex, key.kid, True
+        )
+        token = jwt.encode(
+            {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"},
+            {
+                "iss": self.issuer,
+                "aud": self.audience,
+                "sub": str(user_id),
+                "scp": PLATFORM_SCOPE,
                 "ver": token_version,
                 "iat": now,
                 "exp": claims.expires_at,
@@ -164,6 +203,23 @@ class TokenService:
                 not isinstance(nbf, int | float) or nbf > time.time() + LEEWAY_SECONDS
             ):
                 raise InvalidToken("not valid yet")
+            if key.platform:
+                # the key decides the kind; the claims must agree with it
+                if c.get("scp") != PLATFORM_SCOPE or "tid" in c or "role" in c:
+                    raise InvalidToken("platform token with organization claims")
+                return TokenClaims(
+                    user_id=uuid.UUID(c["sub"]),
+                    tenant_id=None,
+                    role=None,
+                    token_version=ver,
+                    issued_at=iat,
+                    expires_at=exp,
+                    token_id=jti,
+                    key_id=key.kid,
+                    platform=True,
+                )
+            if "scp" in c:
+                raise InvalidToken("organization token with a scope")
             return TokenClaims(
                 user_id=uuid.UUID(c["sub"]),
                 tenant_id=uuid.UUID(c["tid"]),
@@ -184,14 +240,15 @@ class TokenService:
     def _cookie_mac(
         self,
         key: _SigningKey,
-        tenant_id: uuid.UUID,
+        tenant_id: uuid.UUID | None,
         user_id: uuid.UUID,
         expires_at: int,
         token_id: str,
     ) -> str:
         # Bound to the token it was issued with: another token of the same user and tenant
         # (say, one issued after revokeAllSessions) does not accept this cookie.
-        message = f"{tenant_id}|{user_id}|{expires_at}|{token_id}".encode()
+        scope = PLATFORM_SCOPE if tenant_id is None else str(tenant_id)
+        message = f"{scope}|{user_id}|{expires_at}|{token_id}".encode()
         digest = hmac.new(key.cookie_key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -200,7 +257,8 @@ class TokenService:
         mac = self._cookie_mac(
             key, claims.tenant_id, claims.user_id, claims.expires_at, claims.token_id
         )
-        return f"{claims.tenant_id}.{claims.user_id}.{claims.expires_at}.{mac}"
+        scope = PLATFORM_SCOPE if claims.tenant_id is None else str(claims.tenant_id)
+        return f"{scope}.{claims.user_id}.{claims.expires_at}.{mac}"
 
     def verify_cookie(self, value: str, claims: TokenClaims) -> None:
         """Accept only the genuine, unexpired cookie issued with the token of `claims`."""
@@ -208,7 +266,8 @@ class TokenService:
         if len(parts) != 4 or len(value) > 256:
             raise InvalidToken("malformed cookie")
         try:
-            tenant_id, user_id, expires_at = uuid.UUID(parts[0]), uuid.UUID(parts[1]), int(parts[2])
+            tenant_id = None if parts[0] == PLATFORM_SCOPE else uuid.UUID(parts[0])
+            user_id, expires_at = uuid.UUID(parts[1]), int(parts[2])
         except ValueError:
             raise InvalidToken("malformed cookie") from None
         key = self._keys.get(claims.key_id)

@@ -11,11 +11,12 @@ from app.context import TenantContext
 from app.errors import BadUserInput, NotFound, TooManyRequests, Unauthenticated
 from repositories.audit import AuditRepository
 from repositories.auth import AuthRepository
-from repositories.records import MembershipRecord
+from repositories.platform_analytics import PlatformAnalyticsRepository
+from repositories.records import LoginRecord, MembershipRecord
 from schema.auth.types import AuthPayload, load_viewer
 from schema.context import Info
 from schema.ids import decode_id
-from schema.permissions import IsAuthenticated
+from schema.permissions import IsSignedIn
 
 LOGIN_FAILED = "Invalid email, password or organization"
 MAX_EMAIL_LENGTH = 320
@@ -55,6 +56,35 @@ async def _start_session(
     )
 
 
+async def check_password(
+    info: Info, auth: AuthRepository, email: str, password: str
+) -> tuple[LoginRecord, str]:
+    """The account whose password this is, and its rate-limit key; UNAUTHENTICATED otherwise,
+    TOO_MANY_REQUESTS over a limit."""
+    record = await auth.login_lookup(email=email) if 0 < len(email) <= MAX_EMAIL_LENGTH else None
+    # The account budget is the account's, whatever spelling of its email or tenant names it
+    # (the database's lower() and Python's differ on some letters); an unknown email has its
+    # own. Over either limit the answer is the same whether the account exists or not.
+    account = str(record.user_id) if record else email.casefold()
+    limiter = info.context.login_limiter
+    if limiter is not None and not await limiter.attempt(
+        account=account, address=info.context.client_address
+    ):
+        raise TooManyRequests("Too many sign-in attempts. Try again later")
+    # argon2 releases the GIL: verifying in a thread keeps the event loop serving.
+    ok = await asyncio.to_thread(
+        verify_password, record.password_hash if record else None, password
+    )
+    if record is None or not ok:
+        raise Unauthenticated(LOGIN_FAILED)
+    return record, account
+
+
+async def login_succeeded(info: Info, account: str) -> None:
+    if info.context.login_limiter is not None:
+        await info.context.login_limiter.succeeded(account=account)
+
+
 @strawberry.type
 class AuthMutations:
     @strawberry.mutation(
@@ -71,24 +101,7 @@ class AuthMutations:
             # the session would be refused on this very host: sign in at the tenant's address
             raise BadUserInput("Sign in to an organization at its own address")
         auth = info.context.repo(AuthRepository)
-        record = (
-            await auth.login_lookup(email=email) if 0 < len(email) <= MAX_EMAIL_LENGTH else None
-        )
-        # The account budget is the account's, whatever spelling of its email or tenant names it
-        # (the database's lower() and Python's differ on some letters); an unknown email has its
-        # own. Over either limit the answer is the same whether the account exists or not.
-        account = str(record.user_id) if record else email.casefold()
-        limiter = info.context.login_limiter
-        if limiter is not None and not await limiter.attempt(
-            account=account, address=info.context.client_address
-        ):
-            raise TooManyRequests("Too many sign-in attempts. Try again later")
-        # argon2 releases the GIL: verifying in a thread keeps the event loop serving.
-        ok = await asyncio.to_thread(
-            verify_password, record.password_hash if record else None, password
-        )
-        if record is None or not ok:
-            raise Unauthenticated(LOGIN_FAILED)
+        record, account = await check_password(info, auth, email, password)
         user_ctx = TenantContext(
             request_id=info.context.tenant.request_id,
             user_id=record.user_id,
@@ -107,14 +120,13 @@ class AuthMutations:
             )
         if chosen is None:
             raise Unauthenticated(LOGIN_FAILED)
-        if limiter is not None:
-            await limiter.succeeded(account=account)
+        await login_succeeded(info, account)
         return await _start_session(info, auth, chosen, "auth.login")
 
     @strawberry.mutation(
         description="Move the session to another organization the user belongs to: a new token "
         "and a new tenant_sig cookie.",
-        permission_classes=[IsAuthenticated],
+        permission_classes=[IsSignedIn],
     )
     async def switch_tenant(self, info: Info, tenant_id: strawberry.ID) -> AuthPayload:
         target = decode_id("Tenant", tenant_id)
@@ -126,7 +138,9 @@ class AuthMutations:
 
     @strawberry.mutation(description="End the session in this browser: clears the cookie.")
     async def logout(self, info: Info) -> bool:
-        if info.context.tenant.is_authenticated:
+        if info.context.tenant.is_platform_session:
+            await info.context.repo(PlatformAnalyticsRepository).audit(action="platform.logout")
+        elif info.context.tenant.is_authenticated:
             await info.context.repo(AuditRepository).record(
                 action="auth.logout", target_type="user", target_id=info.context.tenant.user_id
             )
@@ -135,14 +149,19 @@ class AuthMutations:
 
     @strawberry.mutation(
         description="Invalidate every token issued to the signed-in user so far.",
-        permission_classes=[IsAuthenticated],
+        permission_classes=[IsSignedIn],
     )
     async def revoke_all_sessions(self, info: Info) -> bool:
         await info.context.repo(AuthRepository).bump_token_version()
-        await info.context.repo(AuditRepository).record(
-            action="auth.revoke_all_sessions",
-            target_type="user",
-            target_id=info.context.tenant.user_id,
-        )
+        if info.context.tenant.is_platform_session:
+            await info.context.repo(PlatformAnalyticsRepository).audit(
+                action="platform.revoke_all_sessions"
+            )
+        else:
+            await info.context.repo(AuditRepository).record(
+                action="auth.revoke_all_sessions",
+                target_type="user",
+                target_id=info.context.tenant.user_id,
+            )
         info.context.response.clear_cookie = True
         return True

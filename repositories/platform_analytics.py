@@ -1,0 +1,116 @@
+"""The super-admin's platform dashboard: one row of aggregates per tenant.
+
+This is the only read that crosses tenants, and it does not happen here: the repository calls
+`tenantgraph_platform_analytics` (revision 0007), a SECURITY DEFINER function that checks the
+caller is a super-admin in a platform session, writes the audit row naming them, and returns
+counts only. Without that function the runtime role sees no row of any tenant in a platform
+session (no tenant is bound).
+
+Days are UTC calendar days (tenants keep their own time zones; the platform view has none):
+the period runs from `start` 00:00 UTC up to, not including, the day after `end`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.errors import BadUserInput, Forbidden
+from repositories.analytics import DEFAULT_PERIOD_DAYS, EARLIEST_DAY, LATEST_DAY, MAX_PERIOD_DAYS
+from repositories.base import Repository
+
+_ANALYTICS = text("SELECT * FROM tenantgraph_platform_analytics(:start, :end, :request_id)")
+_AUDIT = text("SELECT tenantgraph_platform_audit(:action, :request_id)")
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantActivity:
+    tenant_id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+    created_at: datetime
+    members_active: int
+    tasks_total: int
+    tasks_open: int
+    tasks_overdue: int
+    tasks_created: int
+    tasks_completed: int
+    bookings: int
+    revenue_cents: int
+    service_requests: int
+    service_requests_converted: int
+    compliance_overdue: int
+
+
+COUNTERS = tuple(
+    name
+    for name in TenantActivity.__dataclass_fields__
+    if name not in {"tenant_id", "slug", "name", "status", "created_at"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformSummary:
+    start: date
+    end: date
+    tenants: tuple[TenantActivity, ...]
+    totals: dict[str, int]
+
+
+def platform_period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """The UTC days asked for, both included; by default the last 30 days up to today."""
+    if end is None:
+        end = today if start is None or start <= today else start
+    if start is None:
+        start = end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    for day in (start, end):
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise BadUserInput(f"Dates must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+    if start > end:
+        raise BadUserInput("`from` must not be after `to`")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise BadUserInput(f"The period may cover at most {MAX_PERIOD_DAYS} days")
+    return start, end
+
+
+def _refused(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE
+
+
+class PlatformAnalyticsRepository(Repository):
+    """Works only in a platform session; the database refuses every other caller."""
+
+    async def summary(
+        self, *, start: date | None = None, end: date | None = None
+    ) -> PlatformSummary:
+        """Every tenant's activity in the period, and the totals over all tenants."""
+        first, last = platform_period(start, end, datetime.now(UTC).date())
+        params = {
+            "start": datetime.combine(first, time.min, UTC),
+            "end": datetime.combine(last + timedelta(days=1), time.min, UTC),
+            "request_id": self.ctx.request_id,
+        }
+        try:
+            rows = (await self._execute(_ANALYTICS, params)).all()
+        except DBAPIError as exc:
+            if _refused(exc):
+                raise Forbidden("Only a platform super-admin may do this") from None
+            raise
+        tenants = tuple(TenantActivity(**row._mapping) for row in rows)
+        totals = {name: sum(getattr(t, name) for t in tenants) for name in COUNTERS}
+        return PlatformSummary(start=first, end=last, tenants=tenants, totals=totals)
+
+    async def audit(self, *, action: str) -> None:
+        """Record a platform session event (sign-in, sign-out) naming the super-admin."""
+        try:
+            await self._execute(_AUDIT, {"action": action, "request_id": self.ctx.request_id})
+        except DBAPIError as exc:
+            if _refused(exc):
+                raise Forbidden("Only a platform super-admin may do this") from None
+            raise

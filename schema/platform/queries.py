@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import strawberry
+
+from repositories.platform_analytics import PlatformAnalyticsRepository
+from schema.context import Info
+from schema.permissions import IsSuperAdmin
+from schema.platform.types import PlatformAnalytics
+
+
+@strawberry.type
+class PlatformQueries:
+    @strawberry.field(
+        description="One row of activity per organization, and the totals (super-admins in a "
+        "platform session only; everyone else is FORBIDDEN). Days are UTC days, both "
+        "included; by default the last 30 days up to today, at most 366. Every call is audited.",
+        permission_classes=[IsSuperAdmin],
+    )
+    async def platform_analytics(
+        self,
+        info: Info,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+    ) -> PlatformAnalytics:
+        repo = info.context.repo(PlatformAnalyticsRepository)
+        return PlatformAnalytics.from_record(await repo.summary(start=from_, end=to))
