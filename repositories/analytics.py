@@ -28,10 +28,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cache import Cache
-from app.context import TenantContext
 from app.errors import BadUserInput
 from repositories.base import TenantRepository
 
@@ -256,12 +253,6 @@ LATEST_DAY = date(2199, 12, 31)
 class AnalyticsRepository(TenantRepository):
     """Dashboard aggregates of the context tenant; answers are cached under the tenant's key."""
 
-    def __init__(
-        self, session: AsyncSession, ctx: TenantContext, *, cache: Cache | None = None
-    ) -> None:
-        super().__init__(session, ctx)
-        self._cache = cache
-
     async def period(self, *, start: date | None = None, end: date | None = None) -> Period:
         """The period asked for, in the tenant's time zone: both days included; by default the
         last 30 days up to today. BAD_USER_INPUT when it is reversed or longer than 366 days."""
@@ -290,15 +281,15 @@ class AnalyticsRepository(TenantRepository):
         period = await self.period(start=start, end=end)
         args = {"from": period.start.isoformat(), "to": period.end.isoformat()}
         args["timezone"] = period.timezone
-        if self._cache is None:
+        if self.cache is None:
             return _from_document(await self._compute(period))
         # the generation is read before computing: a change committing meanwhile leaves this
         # answer under the old generation, which no later read uses
-        generation = await self._cache.generation(self.tenant_id)
-        document = await self._cache.get(self.tenant_id, CACHE_NAME, args, generation=generation)
+        generation = await self.cache.generation(self.tenant_id)
+        document = await self.cache.get(self.tenant_id, CACHE_NAME, args, generation=generation)
         if document is None:
             document = await self._compute(period)
-            await self._cache.set(self.tenant_id, CACHE_NAME, args, document, generation=generation)
+            await self.cache.set(self.tenant_id, CACHE_NAME, args, document, generation=generation)
         return _from_document(document)
 
     async def _compute(self, period: Period) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import Executable, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cache import Cache
 from app.context import Role, TenantContext
 from app.errors import BadUserInput, Conflict, Unauthenticated
 
@@ -37,9 +38,13 @@ def _session_lock(session: AsyncSession) -> asyncio.Lock:
 
 
 class Repository:
-    def __init__(self, session: AsyncSession, ctx: TenantContext) -> None:
+    def __init__(
+        self, session: AsyncSession, ctx: TenantContext, *, cache: Cache | None = None
+    ) -> None:
         self.session = session
         self.ctx = ctx
+        # per-tenant results (app.cache builds every key from the tenant id); None: no caching
+        self.cache = cache
         self._lock = _session_lock(session)
 
     async def _serialised(self, operation: Callable[[], Awaitable[T]]) -> T:

@@ -22,8 +22,9 @@ from repositories import pagination
 from repositories.audit import AuditRepository
 from repositories.availability import AvailabilityRepository
 from repositories.base import TenantRepository
-from repositories.models import Booking, BookingSettings, Service
+from repositories.models import Booking, Service
 from repositories.pagination import Cursor, Page
+from repositories.settings import SettingsRepository
 
 OPEN_STATUSES = ("REQUESTED", "CONFIRMED")
 
@@ -103,23 +104,18 @@ class BookingRepository(TenantRepository):
         return int(result.scalar_one())
 
     async def rules(self) -> BookingRules:
-        """The tenant's booking settings row if it has one, else the global default row."""
-        result = await self._execute(
-            select(BookingSettings)
-            .where(
-                (BookingSettings.tenant_id == self.tenant_id) | BookingSettings.tenant_id.is_(None)
+        """The tenant's effective booking settings (its own values over the global defaults),
+        through the per-tenant settings cache."""
+        values = (
+            await SettingsRepository(self.session, self.ctx, cache=self.cache).get(
+                section="booking"
             )
-            .order_by(BookingSettings.tenant_id.is_(None))  # the tenant's own row first
-            .limit(1)
-        )
-        row = result.scalar_one_or_none()
-        if row is None:  # the migration inserts the global row; be safe if it was removed
-            return BookingRules(24, 90, 24, True)
+        ).values
         return BookingRules(
-            min_notice_hours=row.min_notice_hours,
-            max_advance_days=row.max_advance_days,
-            cancellation_notice_hours=row.cancellation_notice_hours,
-            require_confirmation=row.require_confirmation,
+            min_notice_hours=values["min_notice_hours"],
+            max_advance_days=values["max_advance_days"],
+            cancellation_notice_hours=values["cancellation_notice_hours"],
+            require_confirmation=values["require_confirmation"],
         )
 
     async def _now(self) -> datetime:

@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.errors import BadUserInput
-from repositories.audit import AuditRepository
+from repositories.audit import AuditRepository, changed_tenants
 from repositories.base import TenantRepository
 from repositories.models import (
     Base,
@@ -301,10 +301,44 @@ class SettingsValues:
     row_id: uuid.UUID | None  # the tenant's row (audit target); never exported
 
 
+CACHE_NAME = "settings.v1"
+
+
 class SettingsRepository(TenantRepository):
+    """Effective settings are cached per tenant (when the repository has a cache): the entry
+    of a tenant is dropped after any committed change in that tenant (settings writes are
+    audited, and audited changes bump the tenant's cache generation), and a transaction that
+    has changed the tenant reads the database, never an entry from before its own write. The
+    global default row has no API path; an operator's change to it is seen when entries expire
+    (the cache's TTL)."""
+
     async def get(self, *, section: str) -> SettingsValues:
         """The effective settings of one section: per field, the tenant's value over the
         global default's (a null in the tenant's row falls back to the global value)."""
+        _section(section)
+        if self.cache is None or self.tenant_id in changed_tenants(self.session):
+            return await self._load(section)
+        args = {"section": section}
+        generation = await self.cache.generation(self.tenant_id)
+        cached = await self.cache.get(self.tenant_id, CACHE_NAME, args, generation=generation)
+        if cached is not None:
+            row_id = cached["row_id"]
+            return SettingsValues(
+                section,
+                cached["values"],
+                cached["customized"],
+                uuid.UUID(row_id) if row_id else None,
+            )
+        values = await self._load(section)
+        document = {
+            "values": dict(values.values),
+            "customized": values.customized,
+            "row_id": str(values.row_id) if values.row_id else None,
+        }
+        await self.cache.set(self.tenant_id, CACHE_NAME, args, document, generation=generation)
+        return values
+
+    async def _load(self, section: str) -> SettingsValues:
         spec = _section(section)
         model: Any = spec.model
         columns = [getattr(model, f.column) for f in spec.fields]
@@ -367,7 +401,7 @@ class SettingsRepository(TenantRepository):
     async def _write(
         self, section: str, clean: Mapping[str, Any]
     ) -> tuple[SettingsValues, SettingsValues]:
-        before = await self.get(section=section)
+        before = await self._load(section)
         if clean:
             spec = SECTIONS[section]
             model: Any = spec.model
@@ -385,7 +419,7 @@ class SettingsRepository(TenantRepository):
                     set_={**clean, "updated_at": func.now()},
                 )
             )
-        return before, await self.get(section=section)
+        return before, await self._load(section)
 
 
 def _diff(before: SettingsValues, after: SettingsValues) -> dict[str, Any]:

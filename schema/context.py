@@ -64,7 +64,7 @@ class Context:
 
     def repo(self, cls: type[R]) -> R:
         """A repository of `cls` bound to this request's session and verified context."""
-        return cls(self.session, self.tenant)
+        return cls(self.session, self.tenant, cache=self.cache)
 
 
 Info = strawberry.Info[Context, None]

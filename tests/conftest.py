@@ -19,12 +19,15 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.cache import Cache, MemoryCache, RedisCache
 from app.database import Database, DatabaseUrls, asyncpg_url
 from app.main import create_app
 from app.provision import bootstrap_embedded, migrate
 from app.seed import seed_demo
 from app.settings import Settings
 from tests.helpers import DemoData, load_demo_data
+
+REDIS_URL = os.environ.get("TENANTGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = ROOT / ".pgdata-test"
@@ -168,3 +171,52 @@ async def client(
 
 def new_uuid() -> uuid.UUID:
     return uuid.uuid4()
+
+
+# --- the app over one cache backend ------------------------------------------------------------
+
+
+async def _redis_or_skip() -> RedisCache:
+    cache = RedisCache(REDIS_URL, prefix=f"tg-test-{uuid.uuid4().hex}:")
+    try:
+        await cache._redis.ping()
+    except Exception as exc:
+        await cache.close()
+        pytest.skip(f"no Redis reachable at {REDIS_URL} ({type(exc).__name__})")
+    return cache
+
+
+async def _drop(cache: RedisCache) -> None:
+    keys = [key async for key in cache._redis.scan_iter(match=f"{cache.prefix}*")]
+    if keys:
+        await cache._redis.delete(*keys)
+    await cache.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def any_cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    """The in-process cache, and Redis (the machine's server when reachable, else skipped)."""
+    if request.param == "memory":
+        yield MemoryCache()
+        return
+    cache = await _redis_or_skip()
+    yield cache
+    await _drop(cache)
+
+
+@pytest.fixture
+async def redis_cache() -> AsyncIterator[RedisCache]:
+    cache = await _redis_or_skip()
+    yield cache
+    await _drop(cache)
+
+
+@pytest.fixture
+async def cached_client(
+    runtime_conn: AsyncConnection, settings: Settings, any_cache: Cache
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Like `client`, over the cache backend of the test's parameter."""
+    app = create_app(settings=settings, database=Database.bound_to(runtime_conn), cache=any_cache)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://acme.localhost") as http:
+        yield http

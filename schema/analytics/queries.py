@@ -26,6 +26,5 @@ class AnalyticsQueries:
         from_: Annotated[date | None, strawberry.argument(name="from")] = None,
         to: date | None = None,
     ) -> TenantAnalytics:
-        context = info.context
-        repo = AnalyticsRepository(context.session, context.tenant, cache=context.cache)
+        repo = info.context.repo(AnalyticsRepository)
         return TenantAnalytics.from_record(await repo.summary(start=from_, end=to))

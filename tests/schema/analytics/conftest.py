@@ -3,7 +3,6 @@ organizations made for one test, and the app over either cache backend."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,22 +11,15 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.auth.passwords import hash_password
-from app.cache import Cache, MemoryCache, RedisCache
 from app.context import Role
-from app.database import Database
-from app.main import create_app
 from app.seed import DEMO_PASSWORD
-from app.settings import Settings
 from repositories.platform import PlatformRepository
 from schema.ids import encode_id
-
-REDIS_URL = os.environ.get("TENANTGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 TASK_STATUSES = ("TODO", "IN_PROGRESS", "BLOCKED", "DONE")
 PRIORITIES = ("LOW", "MEDIUM", "HIGH", "URGENT")
@@ -237,55 +229,6 @@ def new_organization(
         return organization
 
     return make
-
-
-# --- the app over one cache backend ------------------------------------------------------------
-
-
-async def _redis_or_skip() -> RedisCache:
-    cache = RedisCache(REDIS_URL, prefix=f"tg-test-{uuid.uuid4().hex}:")
-    try:
-        await cache._redis.ping()
-    except Exception as exc:
-        await cache.close()
-        pytest.skip(f"no Redis reachable at {REDIS_URL} ({type(exc).__name__})")
-    return cache
-
-
-async def _drop(cache: RedisCache) -> None:
-    keys = [key async for key in cache._redis.scan_iter(match=f"{cache.prefix}*")]
-    if keys:
-        await cache._redis.delete(*keys)
-    await cache.close()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def any_cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
-    """The in-process cache, and Redis (the machine's server when reachable, else skipped)."""
-    if request.param == "memory":
-        yield MemoryCache()
-        return
-    cache = await _redis_or_skip()
-    yield cache
-    await _drop(cache)
-
-
-@pytest.fixture
-async def redis_cache() -> AsyncIterator[RedisCache]:
-    cache = await _redis_or_skip()
-    yield cache
-    await _drop(cache)
-
-
-@pytest.fixture
-async def cached_client(
-    runtime_conn: AsyncConnection, settings: Settings, any_cache: Cache
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Like `client`, over the cache backend of the test's parameter."""
-    app = create_app(settings=settings, database=Database.bound_to(runtime_conn), cache=any_cache)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://acme.localhost") as http:
-        yield http
 
 
 def local_midnight(day: date, tz: str) -> datetime:
