@@ -606,11 +606,12 @@ async def check_views(conn: AsyncConnection, cat: Catalog) -> CheckResult:
         "every view runs with the caller's rights (security_invoker); the runtime role reads no "
         "materialized view",
     )
+    exists = await _role(conn, cat.runtime_role) is not None
     rows = await _rows(
         conn,
-        """
+        f"""
         SELECT c.relname, c.relkind, c.reloptions,
-               has_table_privilege(:role, c.oid, 'SELECT') AS readable
+               {"has_table_privilege(:role, c.oid, 'SELECT')" if exists else "false"} AS readable
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = :schema AND c.relkind IN ('v', 'm')
          ORDER BY c.relname
@@ -660,6 +661,7 @@ async def check_functions(conn: AsyncConnection, cat: Catalog) -> CheckResult:
         """,
         schema=SCHEMA,
     )
+    runtime = await _role(conn, cat.runtime_role)
     for r in rows:
         path = _search_path(r.proconfig)
         if path is None:
@@ -676,11 +678,17 @@ async def check_functions(conn: AsyncConnection, cat: Catalog) -> CheckResult:
             writable = (
                 await conn.execute(
                     text(
-                        "SELECT n.oid IS NOT NULL AND (has_schema_privilege(:role, n.oid, 'CREATE')"
-                        " OR has_schema_privilege('public', n.oid, 'CREATE'))"
-                        " FROM (SELECT 1) x LEFT JOIN pg_namespace n ON n.nspname = :schema"
+                        "SELECT n.oid IS NOT NULL AND (has_schema_privilege('public', n.oid,"
+                        " 'CREATE') OR (:check_role AND has_schema_privilege(:role, n.oid,"
+                        " 'CREATE'))) FROM (SELECT 1) x"
+                        " LEFT JOIN pg_namespace n ON n.nspname = :schema"
                     ),
-                    {"role": cat.runtime_role, "schema": schema},
+                    {
+                        "role": cat.runtime_role,
+                        "schema": schema,
+                        # a superuser may create anywhere: role.not_superuser reports that
+                        "check_role": runtime is not None and not runtime.rolsuper,
+                    },
                 )
             ).scalar()
             if writable:
