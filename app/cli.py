@@ -83,15 +83,16 @@ async def _as_owner(urls: DatabaseUrls, work: Callable[[AsyncSession], Awaitable
         await engine.dispose()
 
 
-async def _verify(urls: DatabaseUrls, *, data: bool) -> Report:
+async def _verify(urls: DatabaseUrls, *, data: bool, serving: bool = False) -> Report:
     """The checks of `app.verify` on a read-only owner connection."""
-    from app.verify import run_checks
+    from app.verify import SERVE_SKIPS, run_checks
 
     engine = create_async_engine(urls.owner, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SET TRANSACTION READ ONLY"))
-            return await run_checks(conn, urls.runtime_role, data=data)
+            skip = SERVE_SKIPS if serving else ()
+            return await run_checks(conn, urls.runtime_role, data=data, skip=skip)
     finally:
         await engine.dispose()
 
@@ -114,7 +115,7 @@ def serve(
         raise _fail(str(exc), 2) from None
     with provisioned(settings) as urls:
         # the schema and role checks (no row scans): refuse what would let a request bypass RLS
-        problems = asyncio.run(_verify(urls, data=False)).problems()
+        problems = asyncio.run(_verify(urls, data=False, serving=True)).problems()
         if problems:
             for problem in problems:
                 err.print(f"[bold red]refusing to serve:[/] {problem}", highlight=False)
