@@ -64,8 +64,7 @@ class Allowed:
 
 
 _SETTINGS_REASON = (
-    "settings singleton: the one row with tenant_id NULL (uq_{t}_global) is the platform default; "
-    "a tenant's own row is unique by tenant_id (uq_{t}_tenant)"
+    "settings singleton: one global default row (tenant_id NULL), at most one row per tenant"
 )
 
 # The one allow-list of deliberate deviations. Each entry names a check, a table and the
@@ -94,11 +93,9 @@ EXCEPTIONS: tuple[Allowed, ...] = (
         entry
         for table in SETTINGS_TABLES
         for entry in (
-            Allowed("tenant_id.not_null", table, TENANT_COLUMN, _SETTINGS_REASON.format(t=table)),
-            Allowed("keys.tenant_leading", table, f"pk_{table}", _SETTINGS_REASON.format(t=table)),
-            Allowed(
-                "keys.tenant_leading", table, f"uq_{table}_global", _SETTINGS_REASON.format(t=table)
-            ),
+            Allowed("tenant_id.not_null", table, TENANT_COLUMN, _SETTINGS_REASON),
+            Allowed("keys.tenant_leading", table, f"pk_{table}", _SETTINGS_REASON),
+            Allowed("keys.tenant_leading", table, f"uq_{table}_global", _SETTINGS_REASON),
         )
     ),
 )
