@@ -20,6 +20,8 @@ role is named explicitly: the checks are about what *it* could do, not about who
   plant objects in;
 - `role.not_superuser`, `role.no_bypassrls`: the runtime role's attributes;
 - `role.owns_nothing`: the runtime role owns no relation, function, type, schema or the database;
+- `role.privileges`: it holds no TRUNCATE, TRIGGER or REFERENCES on a table, nor CREATE on the
+  schema (row-level security does not govern them);
 - `role.memberships`: nor is it a member of a role that could bypass RLS;
 - `role.platform`: nor of the platform role, whose SELECT policies read across tenants;
 - `keys.tenant_leading`: `tenant_id` leads every primary/unique key and every foreign key between
@@ -498,6 +500,14 @@ async def check_parent_match(conn: AsyncConnection, cat: Catalog) -> CheckResult
         )
         if not rows:
             continue
+        if not others:
+            result.fail(
+                ref.describe(),
+                f"{rows[0].total} row(s) of {child.name} name a tenant that does not exist "
+                f"({'/'.join(key)}: {', '.join(r.row_key for r in rows)}"
+                f"{', …' if rows[0].total > len(rows) else ''})",
+            )
+            continue
         cross = sum(r.cross_tenant for r in rows)
         sample = ", ".join(
             f"{r.row_key}{' (parent in another tenant)' if r.cross_tenant else ' (no parent)'}"
@@ -759,6 +769,51 @@ async def check_owns_nothing(conn: AsyncConnection, cat: Catalog) -> CheckResult
     return result
 
 
+async def check_privileges(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "role.privileges",
+        "the runtime role holds no privilege that row-level security does not govern: TRUNCATE, "
+        "TRIGGER or REFERENCES on a table, CREATE on the schema",
+    )
+    role = await _role(conn, cat.runtime_role)
+    if role is None or role.rolsuper:
+        return result  # role.not_superuser reports both
+    rows = await _rows(
+        conn,
+        """
+        SELECT c.relname, array_remove(ARRAY[
+                 CASE WHEN has_table_privilege(:role, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
+                 CASE WHEN has_table_privilege(:role, c.oid, 'TRIGGER') THEN 'TRIGGER' END,
+                 CASE WHEN has_table_privilege(:role, c.oid, 'REFERENCES') THEN 'REFERENCES' END
+               ], NULL) AS privileges
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')
+         ORDER BY c.relname
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    )
+    for r in rows:
+        if r.privileges:
+            result.fail(
+                r.relname,
+                f'the runtime role "{cat.runtime_role}" may {", ".join(r.privileges)} '
+                f"{r.relname} (TRUNCATE empties every tenant's rows; row-level security does not "
+                "apply to it)",
+            )
+    create = await conn.scalar(
+        text("SELECT has_schema_privilege(:role, :schema, 'CREATE')"),
+        {"role": cat.runtime_role, "schema": SCHEMA},
+    )
+    if create:
+        result.fail(
+            SCHEMA,
+            f'the runtime role "{cat.runtime_role}" may create objects in schema {SCHEMA} '
+            "(it would own them)",
+        )
+    return result
+
+
 # Every role `:role` is a member of, directly or through other roles (grants are followed whatever
 # their INHERIT option: SET ROLE reaches a role either way).
 _MEMBER_OF = """
@@ -924,6 +979,7 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("role.not_superuser", check_not_superuser, False),
     ("role.no_bypassrls", check_no_bypassrls, False),
     ("role.owns_nothing", check_owns_nothing, False),
+    ("role.privileges", check_privileges, False),
     ("role.memberships", check_memberships, False),
     ("role.platform", check_platform_role, False),
     ("keys.tenant_leading", check_keys, False),

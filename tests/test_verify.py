@@ -84,6 +84,7 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "role.not_superuser",
         "role.no_bypassrls",
         "role.owns_nothing",
+        "role.privileges",
         "role.memberships",
         "role.platform",
         "keys.tenant_leading",
@@ -276,6 +277,18 @@ DEFECTS = [
         "planted_one()",
     ),
     Defect(
+        "runtime role may truncate a tenant table",
+        ("GRANT TRUNCATE ON tasks TO {app}",),
+        "role.privileges",
+        "tasks",
+    ),
+    Defect(
+        "runtime role may create in the schema",
+        ("GRANT CREATE ON SCHEMA public TO {app}",),
+        "role.privileges",
+        "public",
+    ),
+    Defect(
         "runtime role is a member of the owner",
         ("GRANT {owner} TO {app}",),
         "role.memberships",
@@ -386,8 +399,9 @@ async def test_the_runtime_role_owning_a_table_is_caught(
     report = await run_checks(admin_conn, test_database.urls.runtime_role)
     assert "role.owns_nothing" in failing(report)
     assert any("health_logs" in f.object for f in report["role.owns_nothing"].findings)
-    # the owner's maintenance policy now names a role that is no longer the owner: reported too
-    assert failing(report) <= {"role.owns_nothing", "rls.policy_roles"}
+    # an owner holds every privilege, and the maintenance policy now names a role that is no
+    # longer the owner: both reported too
+    assert failing(report) == {"role.owns_nothing", "role.privileges", "rls.policy_roles"}
 
 
 async def test_the_mismatch_names_the_rows_and_where_their_parent_is(
@@ -409,6 +423,26 @@ async def test_the_mismatch_names_the_rows_and_where_their_parent_is(
     assert "parent in another tenant" in finding.detail
     # acme's own records are not reported
     assert finding.detail.startswith("1 row(s) of compliance_records")
+
+
+async def test_a_row_naming_a_missing_tenant_is_caught(
+    test_database: SuiteDatabase, admin_conn: AsyncConnection
+) -> None:
+    # the foreign key to tenants dropped, a health log names a tenant that never existed
+    await admin_conn.execute(
+        text("ALTER TABLE health_logs DROP CONSTRAINT health_logs_tenant_id_fkey")
+    )
+    await admin_conn.execute(
+        text(
+            "INSERT INTO health_logs (tenant_id, check_name, status) "
+            "VALUES (gen_random_uuid(), 'planted', 'OK')"
+        )
+    )
+    report = await run_checks(admin_conn, test_database.urls.runtime_role)
+    assert failing(report) == {"tenant_id.parent_match"}
+    (finding,) = report["tenant_id.parent_match"].findings
+    assert finding.object == "health_logs (tenant_id) → tenants (id)"
+    assert "1 row(s) of health_logs name a tenant that does not exist" in finding.detail
 
 
 async def test_data_checks_never_pass_on_rows_they_cannot_see(
@@ -494,7 +528,7 @@ async def test_cli_red_on_a_scratch_database_with_a_defect(scratch: DatabaseUrls
     assert failed["rls.forced"] == [
         {"object": "tasks", "detail": "table tasks has row-level security enabled but not forced"}
     ]
-    assert "2 of 16 checks failed" in stderr
+    assert f"2 of {len(CHECK_IDS)} checks failed" in stderr
     code, stdout, _ = await _invoke(scratch)
     assert code == 1
     assert "FAIL rls.forced" in stdout
