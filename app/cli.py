@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.context import Role
-from app.database import DatabaseUrls, current_revision, head_revision, isolation_problems
+from app.database import DatabaseUrls, current_revision
 from app.errors import AppError
 from app.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from app.verify import Report
 
 T = TypeVar("T")
 
@@ -77,22 +83,18 @@ async def _as_owner(urls: DatabaseUrls, work: Callable[[AsyncSession], Awaitable
         await engine.dispose()
 
 
-async def _runtime_checks(urls: DatabaseUrls) -> list[str]:
-    engine = create_async_engine(urls.runtime, poolclass=NullPool)
+async def _verify(urls: DatabaseUrls, *, data: bool, serving: bool = False) -> Report:
+    """The checks of `app.verify` on a read-only owner connection."""
+    from app.verify import SERVE_SKIPS, run_checks
+
+    engine = create_async_engine(urls.owner, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
-            problems = await isolation_problems(conn)
-            revision = await current_revision(conn)
+            await conn.execute(text("SET TRANSACTION READ ONLY"))
+            skip = SERVE_SKIPS if serving else ()
+            return await run_checks(conn, urls.runtime_role, data=data, skip=skip)
     finally:
         await engine.dispose()
-    head = head_revision()
-    if revision != head:
-        problems.insert(
-            0,
-            f"the database is at revision {revision}, the code at {head}: "
-            "run `tenantgraph migrate`",
-        )
-    return problems
 
 
 @cli.command()
@@ -112,7 +114,8 @@ def serve(
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from None
     with provisioned(settings) as urls:
-        problems = asyncio.run(_runtime_checks(urls))
+        # the schema and role checks (no row scans): refuse what would let a request bypass RLS
+        problems = asyncio.run(_verify(urls, data=False, serving=True)).problems()
         if problems:
             for problem in problems:
                 err.print(f"[bold red]refusing to serve:[/] {problem}", highlight=False)
@@ -258,14 +261,64 @@ def members_add(
 
 
 @cli.command()
-def verify() -> None:
-    """Check that row-level security protects every tenant table from the runtime role."""
-    problems = _with_database(_runtime_checks)
-    if problems:
-        for problem in problems:
-            err.print(f"[bold red]FAIL[/] {problem}", highlight=False)
-        raise typer.Exit(1)
-    out.print("[green]OK[/] runtime role cannot bypass RLS; every tenant table is protected")
+def verify(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON (for machines).")
+    ] = False,
+    data: Annotated[
+        bool,
+        typer.Option(
+            "--data/--no-data",
+            help="Scan the rows too (NULL tenant ids, child rows in another tenant than their "
+            "parent); --no-data checks the schema and roles only.",
+        ),
+    ] = True,
+) -> None:
+    """Check the database's integrity and tenant isolation. Exit 0: every check passed; 1: at
+    least one failed; 2: the checks could not run (configuration, database unreachable)."""
+    from app.provision import provisioned
+
+    settings = _settings()
+    try:
+        with provisioned(settings) as urls:
+            report = asyncio.run(_verify(urls, data=data))
+    except (AppError, ConfigurationError, OSError, SQLAlchemyError) as exc:
+        message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+        if as_json:
+            sys.stdout.write(json.dumps({"ok": False, "error": message}) + "\n")
+        raise _fail(f"cannot verify: {message}", 2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+    else:
+        _print_report(report)
+    if not report.ok:
+        failed = ", ".join(c.id for c in report.failed)
+        raise _fail(f"{len(report.failed)} of {len(report.checks)} checks failed: {failed}", 1)
+
+
+def _print_report(report: Report) -> None:
+    from rich.markup import escape
+
+    for check in report.checks:
+        mark = "[green]PASS[/]" if check.passed else "[bold red]FAIL[/]"
+        out.print(f"{mark} [bold]{check.id}[/] {escape(check.title)}", highlight=False)
+        for finding in check.findings:
+            out.print(
+                f"     [red]✗[/] {escape(finding.object)}: {escape(finding.detail)}",
+                highlight=False,
+            )
+        for allowed in check.allowed:
+            out.print(
+                f"     [dim]allowed {escape(allowed.object)}: {escape(allowed.detail)}[/]",
+                highlight=False,
+            )
+    passed = len(report.checks) - len(report.failed)
+    colour = "green" if report.ok else "red"
+    out.print(
+        f"[{colour}]{passed} of {len(report.checks)} checks passed[/] "
+        f"(runtime role {escape(report.runtime_role)})",
+        highlight=False,
+    )
 
 
 @cli.command("export-schema")

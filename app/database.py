@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import (
 
 from app.context import TenantContext
 from app.settings import ConfigurationError, Settings
-from repositories.models import RLS_TABLES
 from repositories.session import apply_context
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -199,77 +198,16 @@ async def ensure_runtime_role(owner: AsyncConnection, role: str) -> None:
         )
 
 
-async def isolation_problems(conn: AsyncConnection) -> list[str]:
-    """What would let a request bypass row-level security, checked on the runtime connection."""
-    problems: list[str] = []
-    role = (
-        await conn.execute(
-            text(
-                "SELECT current_user AS name, rolsuper, rolbypassrls FROM pg_roles "
-                "WHERE rolname = current_user"
-            )
-        )
-    ).one()
-    if role.rolsuper:
-        problems.append(f'the runtime role "{role.name}" is a superuser')
-    if role.rolbypassrls:
-        problems.append(f'the runtime role "{role.name}" has BYPASSRLS')
-    owned = (
-        await conn.execute(
-            text(
-                "SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relowner = "
-                "(SELECT oid FROM pg_roles WHERE rolname = current_user)"
-            )
-        )
-    ).scalar()
-    if owned:
-        problems.append(f'the runtime role "{role.name}" owns {owned} (owners can bypass RLS)')
-    # Membership in a privileged role is as good as being it: its policies apply (the owner's
-    # maintenance policies see every row) and SET ROLE reaches its attributes.
-    powerful = (
-        await conn.execute(
-            text(
-                "SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) FROM pg_roles r"
-                " WHERE r.rolname <> current_user"
-                " AND pg_has_role(current_user, r.oid, 'MEMBER')"
-                " AND (r.rolsuper OR r.rolbypassrls OR EXISTS ("
-                "      SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                "      WHERE n.nspname = 'public' AND c.relowner = r.oid))"
-            )
-        )
-    ).scalar()
-    if powerful:
-        problems.append(
-            f'the runtime role "{role.name}" is a member of {powerful}, which can bypass RLS'
-        )
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
-                " (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies"
-                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
-                " AND (c.relname = ANY(:governed) OR EXISTS (SELECT 1 FROM pg_attribute a"
-                "      WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'"
-                "      AND NOT a.attisdropped))"
-            ),
-            {"governed": list(RLS_TABLES)},
-        )
-    ).all()
-    seen = {r.relname for r in rows}
-    problems.extend(f"table {t} is missing" for t in RLS_TABLES if t not in seen)
-    for r in rows:
-        if not r.relrowsecurity:
-            problems.append(f"table {r.relname} does not have row-level security enabled")
-        elif not r.relforcerowsecurity:
-            problems.append(f"table {r.relname} has row-level security enabled but not forced")
-        if r.policies == 0:
-            problems.append(f"table {r.relname} has no row-level security policy")
-        if r.relname not in RLS_TABLES:
-            problems.append(f"table {r.relname} has a tenant_id but no tenant governance in code")
-    return problems
+async def isolation_problems(conn: AsyncConnection, runtime_role: str | None = None) -> list[str]:
+    """What would let a request bypass row-level security: the schema and role checks of
+    `app.verify` (without the row scans) for `runtime_role`, by default the connected role.
+    One line per problem, prefixed with the id of the check that found it."""
+    from app.verify import run_checks
+
+    if runtime_role is None:
+        runtime_role = (await conn.execute(text("SELECT current_user"))).scalar_one()
+    report = await run_checks(conn, runtime_role, data=False)
+    return report.problems()
 
 
 def _alembic_config(owner_url: URL | None, app_role: str) -> Any:

@@ -1,0 +1,1027 @@
+"""Integrity and isolation checks against a live database (`tenantgraph verify`, `serve`).
+
+Each check has a stable id, a status and the objects that fail it. The checks read the catalog
+and, for the data checks, the rows; run them on an owner (or superuser) connection. The runtime
+role is named explicitly: the checks are about what *it* could do, not about who runs them.
+
+- `migrations.head`: the database is at the code's alembic head;
+- `registry.tables`: every table of the schema is governed in code or an allowed global table,
+  and every registered table exists;
+- `tenant_id.not_null`: `tenant_id` is NOT NULL and no row has a NULL one;
+- `tenant_id.parent_match`: a child row's parent is in the child's tenant (row by row, so a
+  dropped foreign key is caught);
+- `rls.enabled`, `rls.forced`, `rls.policies`: every governed table has RLS on, forced, and a
+  policy;
+- `rls.policy_roles`: policies apply to PUBLIC, the runtime role, the table's owner, or the
+  platform role (SELECT only);
+- `views.security_invoker`: no view runs with its owner's rights; the runtime role reads no
+  materialized view;
+- `functions.search_path`: every SECURITY DEFINER function pins a search_path nobody else can
+  plant objects in;
+- `role.not_superuser`, `role.no_bypassrls`: the runtime role's attributes;
+- `role.owns_nothing`: the runtime role owns no relation, function, type, schema or the database;
+- `role.privileges`: it holds no TRUNCATE, TRIGGER or REFERENCES on a table, nor CREATE on the
+  schema (row-level security does not govern them);
+- `role.memberships`: nor is it a member of a role that could bypass RLS;
+- `role.platform`: nor of the platform role, whose SELECT policies read across tenants;
+- `keys.tenant_leading`: `tenant_id` leads every primary/unique key and every foreign key between
+  tenant tables (ready to distribute by tenant on Citus).
+
+Deliberate deviations are listed in `EXCEPTIONS` (one place, with the reason for each); a
+deviation is reported as *allowed*, never skipped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import ForeignKeyConstraint, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from repositories.models import RLS_TABLES, SETTINGS_TABLES, TENANT_OWNED_TABLES, Base
+
+SCHEMA = "public"
+TENANT_COLUMN = "tenant_id"
+PLATFORM_ROLE = "tenantgraph_platform"
+"""A NOLOGIN role owning the super-admin analytics function; it has SELECT-only policies that read
+across tenants, so the runtime role must never be a member of it."""
+
+# Tables of the schema that are not owned by one tenant, and why. Anything else in the schema must
+# be registered in `repositories.models.RLS_TABLES` (tenant-owned, settings, tenant_domains, …).
+GLOBAL_TABLES: dict[str, str] = {
+    "tenants": "the tenants themselves; behind RLS (a member sees its own tenants)",
+    "users": "accounts span tenants; behind RLS (a user sees itself and its tenant's people)",
+    "alembic_version": "the schema revision; no tenant data (the runtime role reads it: /readyz)",
+}
+
+
+@dataclass(frozen=True)
+class Allowed:
+    check: str
+    table: str
+    name: str  # the constraint, index or column
+    reason: str
+
+
+_SETTINGS_REASON = (
+    "settings singleton: one global default row (tenant_id NULL), at most one row per tenant"
+)
+
+# The one allow-list of deliberate deviations. Each entry names a check, a table and the
+# constraint/index/column the check would otherwise report.
+EXCEPTIONS: tuple[Allowed, ...] = (
+    # A custom domain names exactly one tenant platform-wide: the host → tenant lookup depends on
+    # it. On Citus tenant_domains would be a reference table.
+    Allowed(
+        "keys.tenant_leading",
+        "tenant_domains",
+        "uq_tenant_domains_domain",
+        "a domain is unique platform-wide: a host must name one tenant",
+    ),
+    # One default tenant per user, across tenants (the sign-in fallback). On Citus this would move
+    # to users (a default_tenant_id column).
+    Allowed(
+        "keys.tenant_leading",
+        "tenant_memberships",
+        "uq_tenant_memberships_one_default",
+        "a user has at most one default tenant, across tenants",
+    ),
+    # Settings singletons (see `repositories.models.TenantSettings`): keyed by id, a nullable
+    # tenant_id for the one global default row. On Citus they would be reference tables (small,
+    # read by every tenant) rather than distributed ones.
+    *(
+        entry
+        for table in SETTINGS_TABLES
+        for entry in (
+            Allowed("tenant_id.not_null", table, TENANT_COLUMN, _SETTINGS_REASON),
+            Allowed("keys.tenant_leading", table, f"pk_{table}", _SETTINGS_REASON),
+            Allowed("keys.tenant_leading", table, f"uq_{table}_global", _SETTINGS_REASON),
+        )
+    ),
+)
+
+
+def _allowed(check: str, table: str, name: str) -> Allowed | None:
+    for entry in EXCEPTIONS:
+        if (entry.check, entry.table, entry.name) == (check, table, name):
+            return entry
+    return None
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    object: str
+    detail: str
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    findings: list[Finding] = field(default_factory=list)
+    allowed: list[Finding] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    @property
+    def status(self) -> str:
+        return "pass" if self.passed else "fail"
+
+    def fail(self, obj: str, detail: str) -> None:
+        self.findings.append(Finding(obj, detail))
+
+    def allow(self, obj: str, reason: str) -> None:
+        self.allowed.append(Finding(obj, reason))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "findings": [asdict(f) for f in self.findings],
+            "allowed": [asdict(f) for f in self.allowed],
+        }
+
+
+@dataclass
+class Report:
+    runtime_role: str
+    checks: list[CheckResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    def __getitem__(self, check_id: str) -> CheckResult:
+        for check in self.checks:
+            if check.id == check_id:
+                return check
+        raise KeyError(check_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "runtime_role": self.runtime_role,
+            "summary": {
+                "checks": len(self.checks),
+                "passed": sum(c.passed for c in self.checks),
+                "failed": len(self.failed),
+            },
+            "checks": [c.as_dict() for c in self.checks],
+        }
+
+    def problems(self) -> list[str]:
+        """One line per failing object: `check id: object: detail`."""
+        return [f"{c.id}: {f.object}: {f.detail}" for c in self.failed for f in c.findings]
+
+
+# --- the catalog, read once -----------------------------------------------------------------------
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    owner: str
+    rls: bool
+    forced: bool
+    columns: tuple[str, ...]
+    not_null: frozenset[str]
+    primary_key: tuple[str, ...]
+
+    @property
+    def has_tenant(self) -> bool:
+        return TENANT_COLUMN in self.columns
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A child → parent reference: from a foreign key in the database or in the models."""
+
+    child: str
+    child_columns: tuple[str, ...]
+    parent: str
+    parent_columns: tuple[str, ...]
+    name: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.child} ({', '.join(self.child_columns)}) → "
+            f"{self.parent} ({', '.join(self.parent_columns)})"
+        )
+
+
+@dataclass
+class Catalog:
+    runtime_role: str
+    tables: dict[str, Table]
+    foreign_keys: list[Reference]
+
+    @property
+    def tenant_tables(self) -> set[str]:
+        return {t.name for t in self.tables.values() if t.has_tenant}
+
+    @property
+    def governed(self) -> set[str]:
+        """Tables that must be behind row-level security."""
+        present = set(self.tables)
+        return (set(RLS_TABLES) & present) | self.tenant_tables
+
+
+async def _rows(conn: AsyncConnection, sql: str, **params: Any) -> Sequence[Any]:
+    return (await conn.execute(text(sql), params)).all()
+
+
+async def read_catalog(conn: AsyncConnection, runtime_role: str) -> Catalog:
+    tables: dict[str, Table] = {}
+    for r in await _rows(
+        conn,
+        """
+        SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, c.relrowsecurity,
+               c.relforcerowsecurity,
+               ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid
+                      AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+               ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid
+                      AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull) AS not_null,
+               ARRAY(SELECT a.attname::text FROM pg_index i
+                       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+                       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                      WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.n) AS primary_key
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')
+        """,
+        schema=SCHEMA,
+    ):
+        tables[r.relname] = Table(
+            name=r.relname,
+            owner=r.owner,
+            rls=r.relrowsecurity,
+            forced=r.relforcerowsecurity,
+            columns=tuple(r.columns),
+            not_null=frozenset(r.not_null),
+            primary_key=tuple(r.primary_key),
+        )
+    fks = [
+        Reference(r.child, tuple(r.child_columns), r.parent, tuple(r.parent_columns), r.conname)
+        for r in await _rows(
+            conn,
+            """
+            SELECT con.conname, c.relname AS child, p.relname AS parent,
+                   ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+                           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+                          ORDER BY k.i) AS child_columns,
+                   ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+                           JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+                          ORDER BY k.i) AS parent_columns
+              FROM pg_constraint con
+              JOIN pg_class c ON c.oid = con.conrelid
+              JOIN pg_class p ON p.oid = con.confrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE con.contype = 'f' AND n.nspname = :schema
+            """,
+            schema=SCHEMA,
+        )
+    ]
+    return Catalog(runtime_role=runtime_role, tables=tables, foreign_keys=fks)
+
+
+def model_references() -> list[Reference]:
+    """The foreign keys the models declare: what the schema is meant to have, so that a reference
+    whose constraint was dropped in the database is still checked."""
+    refs = []
+    for table in Base.metadata.tables.values():
+        for constraint in table.constraints:
+            if not isinstance(constraint, ForeignKeyConstraint):
+                continue
+            elements = list(constraint.elements)
+            refs.append(
+                Reference(
+                    child=table.name,
+                    child_columns=tuple(e.parent.name for e in elements),
+                    parent=elements[0].column.table.name,
+                    parent_columns=tuple(e.column.name for e in elements),
+                    name=str(constraint.name or ""),
+                )
+            )
+    return refs
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+CheckFn = Callable[[AsyncConnection, Catalog], Awaitable[CheckResult]]
+
+
+async def check_migrations(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    from app.database import current_revision, head_revision
+
+    result = CheckResult("migrations.head", "the database is at the latest migration")
+    revision = await current_revision(conn)
+    head = head_revision()
+    if revision != head:
+        result.fail(
+            "alembic_version",
+            f"the database is at revision {revision}, the code at {head}: "
+            "run `tenantgraph migrate`",
+        )
+    return result
+
+
+async def check_registry(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "registry.tables",
+        "every table is governed in code (RLS_TABLES) or an allowed global table, and exists",
+    )
+    registered = set(RLS_TABLES)
+    for name, table in sorted(cat.tables.items()):
+        if name in registered:
+            continue
+        if table.has_tenant:
+            result.fail(name, f"table {name} has a tenant_id but no tenant governance in code")
+        elif name in GLOBAL_TABLES:
+            result.allow(name, GLOBAL_TABLES[name])
+        else:
+            result.fail(
+                name,
+                f"table {name} is neither registered as tenant-owned (RLS_TABLES) nor an "
+                "allowed global table",
+            )
+    expected = registered | set(Base.metadata.tables)
+    for name in sorted(expected - set(cat.tables)):
+        result.fail(name, f"table {name} is missing")
+    for name in sorted(registered - set(Base.metadata.tables)):
+        result.fail(name, f"table {name} is registered but has no model")
+    for name in sorted(set(TENANT_OWNED_TABLES) & set(cat.tables)):
+        if not cat.tables[name].has_tenant:
+            result.fail(name, f"table {name} is tenant-owned in code but has no tenant_id column")
+    return result
+
+
+async def _unreadable(conn: AsyncConnection, table: Table) -> str | None:
+    """Why the connected role might not see every row of `table` (None: it sees them all).
+
+    A data check that silently read fewer rows would pass for the wrong reason: it reads as a
+    superuser or BYPASSRLS role, as the owner of a table whose RLS is not forced, or through a
+    permissive `USING (true)` policy for every command (the owner's maintenance policy)."""
+    row = (
+        await _rows(
+            conn,
+            """
+            SELECT r.rolsuper OR r.rolbypassrls AS bypass, c.relrowsecurity,
+                   c.relforcerowsecurity, pg_has_role(current_user, c.relowner, 'USAGE') AS owner,
+                   EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid
+                            AND p.polpermissive AND p.polcmd IN ('*', 'r')
+                            AND pg_get_expr(p.polqual, p.polrelid) = 'true'
+                            AND (0 = ANY(p.polroles) OR EXISTS (
+                                 SELECT 1 FROM unnest(p.polroles) pr(oid)
+                                  WHERE pg_has_role(current_user, pr.oid, 'USAGE')))) AS sees_all
+              FROM pg_class c, pg_roles r
+             WHERE c.oid = to_regclass(:qualified) AND r.rolname = current_user
+            """,
+            qualified=f"{quote_ident(SCHEMA)}.{quote_ident(table.name)}",
+        )
+    )[0]
+    if row.bypass or not row.relrowsecurity or (row.owner and not row.relforcerowsecurity):
+        return None
+    if row.sees_all:
+        return None
+    return (
+        f"the rows of {table.name} are not all visible to the checking role (row-level "
+        "security applies to it and no USING (true) policy does); run verify as the owner"
+    )
+
+
+async def check_tenant_not_null(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult("tenant_id.not_null", "tenant_id is NOT NULL in every tenant table")
+    candidates = cat.tenant_tables | (set(TENANT_OWNED_TABLES) & set(cat.tables))
+    for name in sorted(candidates):
+        table = cat.tables[name]
+        if not table.has_tenant:
+            continue  # reported by registry.tables
+        exception = _allowed(result.id, name, TENANT_COLUMN)
+        if exception is not None:
+            # a nullable tenant_id with at most one NULL row (the platform default)
+            result.allow(f"{name}.{TENANT_COLUMN}", exception.reason)
+            limit = 1
+        else:
+            limit = 0
+            if TENANT_COLUMN not in table.not_null:
+                result.fail(f"{name}.{TENANT_COLUMN}", f"{name}.tenant_id is nullable")
+        hidden = await _unreadable(conn, table)
+        if hidden:
+            result.fail(name, hidden)
+            continue
+        count = (
+            await conn.execute(
+                text(
+                    f"SELECT count(*) FROM {quote_ident(SCHEMA)}.{quote_ident(name)} "
+                    f"WHERE {quote_ident(TENANT_COLUMN)} IS NULL"
+                )
+            )
+        ).scalar_one()
+        if count > limit:
+            result.fail(
+                name,
+                f"{count} row(s) of {name} have no tenant_id"
+                + (f" (at most {limit} allowed)" if limit else ""),
+            )
+    return result
+
+
+def _tenant_references(cat: Catalog) -> list[Reference]:
+    """References from a tenant table to its tenant or to a parent in the same tenant: declared in
+    the database or in the models (deduplicated by columns)."""
+    found: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], Reference] = {}
+    for ref in [*cat.foreign_keys, *model_references()]:
+        key = (ref.child, ref.child_columns, ref.parent, ref.parent_columns)
+        if key in found:
+            continue
+        child = cat.tables.get(ref.child)
+        parent = cat.tables.get(ref.parent)
+        if child is None or parent is None or not child.has_tenant:
+            continue
+        if not set(ref.child_columns) <= set(child.columns):
+            continue
+        if not set(ref.parent_columns) <= set(parent.columns):
+            continue
+        pairs = dict(zip(ref.child_columns, ref.parent_columns, strict=True))
+        to_tenant = ref.parent == "tenants" and pairs.get(TENANT_COLUMN) == "id"
+        same_tenant = parent.has_tenant and pairs.get(TENANT_COLUMN) == TENANT_COLUMN
+        if to_tenant or (same_tenant and len(pairs) > 1):
+            found[key] = ref
+    return sorted(found.values(), key=lambda r: (r.child, r.child_columns, r.parent))
+
+
+async def check_parent_match(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "tenant_id.parent_match",
+        "every child row's parent is in the child's tenant (checked row by row, so a dropped "
+        "foreign key is caught)",
+    )
+    for ref in _tenant_references(cat):
+        child, parent = cat.tables[ref.child], cat.tables[ref.parent]
+        hidden = await _unreadable(conn, child) or await _unreadable(conn, parent)
+        if hidden:
+            result.fail(ref.describe(), hidden)
+            continue
+        pairs = list(zip(ref.child_columns, ref.parent_columns, strict=True))
+        others = [(c, p) for c, p in pairs if c != TENANT_COLUMN]
+        c_name = f"{quote_ident(SCHEMA)}.{quote_ident(child.name)}"
+        p_name = f"{quote_ident(SCHEMA)}.{quote_ident(parent.name)}"
+        match = " AND ".join(f"p.{quote_ident(p)} = c.{quote_ident(c)}" for c, p in pairs)
+        # MATCH SIMPLE, like the foreign key: a reference with a NULL column points nowhere
+        present = " AND ".join(f"c.{quote_ident(c)} IS NOT NULL" for c, _ in pairs)
+        if others:
+            elsewhere = " AND ".join(f"p.{quote_ident(p)} = c.{quote_ident(c)}" for c, p in others)
+            kind = f"EXISTS (SELECT 1 FROM {p_name} p WHERE {elsewhere})"
+        else:
+            kind = "false"
+        key = child.primary_key or (TENANT_COLUMN,)
+        label = " || '/' || ".join(f"c.{quote_ident(k)}::text" for k in key)
+        rows = await _rows(
+            conn,
+            f"SELECT {label} AS row_key, {kind} AS cross_tenant, count(*) OVER () AS total "
+            f"FROM {c_name} c WHERE {present} "
+            f"AND NOT EXISTS (SELECT 1 FROM {p_name} p WHERE {match}) "
+            f"ORDER BY 1 LIMIT 5",
+        )
+        if not rows:
+            continue
+        if not others:
+            result.fail(
+                ref.describe(),
+                f"{rows[0].total} row(s) of {child.name} name a tenant that does not exist "
+                f"({'/'.join(key)}: {', '.join(r.row_key for r in rows)}"
+                f"{', …' if rows[0].total > len(rows) else ''})",
+            )
+            continue
+        cross = sum(r.cross_tenant for r in rows)
+        sample = ", ".join(
+            f"{r.row_key}{' (parent in another tenant)' if r.cross_tenant else ' (no parent)'}"
+            for r in rows
+        )
+        result.fail(
+            ref.describe(),
+            f"{rows[0].total} row(s) of {child.name} reference a {parent.name} row outside their "
+            f"tenant ({'/'.join(key)}: {sample}{', …' if rows[0].total > len(rows) else ''})"
+            + (f"; {cross} of the first {len(rows)} point into another tenant" if cross else ""),
+        )
+    return result
+
+
+async def _rls_rows(conn: AsyncConnection, cat: Catalog) -> dict[str, int]:
+    rows = await _rows(
+        conn,
+        """
+        SELECT c.relname, count(p.oid) AS policies
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_policy p ON p.polrelid = c.oid
+         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')
+         GROUP BY c.relname
+        """,
+        schema=SCHEMA,
+    )
+    return {r.relname: r.policies for r in rows}
+
+
+async def check_rls_enabled(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult("rls.enabled", "row-level security is enabled on every governed table")
+    for name in sorted(cat.governed):
+        if not cat.tables[name].rls:
+            result.fail(name, f"table {name} does not have row-level security enabled")
+    return result
+
+
+async def check_rls_forced(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "rls.forced", "row-level security is forced on every governed table (applies to owners)"
+    )
+    for name in sorted(cat.governed):
+        table = cat.tables[name]
+        if not table.forced:
+            state = "enabled but not forced" if table.rls else "not forced"
+            result.fail(name, f"table {name} has row-level security {state}")
+    return result
+
+
+async def check_rls_policies(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult("rls.policies", "every governed table has at least one policy")
+    counts = await _rls_rows(conn, cat)
+    for name in sorted(cat.governed):
+        if counts.get(name, 0) == 0:
+            result.fail(name, f"table {name} has no row-level security policy")
+    return result
+
+
+async def check_policy_roles(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "rls.policy_roles",
+        "policies apply to PUBLIC, the runtime role, the table's owner (maintenance), or the "
+        f"platform role {PLATFORM_ROLE} for SELECT only",
+    )
+    rows = await _rows(
+        conn,
+        """
+        SELECT c.relname, p.polname, p.polcmd, pg_get_userbyid(c.relowner) AS owner,
+               ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r.oid) END
+                       FROM unnest(p.polroles) r(oid)) AS roles
+          FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema
+         ORDER BY c.relname, p.polname
+        """,
+        schema=SCHEMA,
+    )
+    for r in rows:
+        obj = f"{r.relname}.{r.polname}"
+        for role in r.roles:
+            if role in ("PUBLIC", cat.runtime_role, r.owner):
+                continue
+            if role == PLATFORM_ROLE:
+                if r.polcmd != "r":
+                    result.fail(
+                        obj, f"policy {r.polname} on {r.relname} lets {PLATFORM_ROLE} write"
+                    )
+                continue
+            result.fail(
+                obj,
+                f"policy {r.polname} on {r.relname} applies to role {role}, which is neither "
+                f"PUBLIC, the runtime role, the table's owner nor {PLATFORM_ROLE}",
+            )
+    return result
+
+
+_TRUE = {"true", "on", "yes", "1", "t", "y"}
+
+
+async def check_views(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "views.security_invoker",
+        "every view runs with the caller's rights (security_invoker); the runtime role reads no "
+        "materialized view",
+    )
+    exists = await _role(conn, cat.runtime_role) is not None
+    rows = await _rows(
+        conn,
+        f"""
+        SELECT c.relname, c.relkind, c.reloptions,
+               {"has_table_privilege(:role, c.oid, 'SELECT')" if exists else "false"} AS readable
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND c.relkind IN ('v', 'm')
+         ORDER BY c.relname
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    )
+    for r in rows:
+        if r.relkind == "m":
+            if r.readable:
+                result.fail(
+                    r.relname,
+                    f"materialized view {r.relname} is readable by the runtime role; its rows "
+                    "are not filtered by row-level security",
+                )
+            continue
+        options = dict(o.split("=", 1) for o in (r.reloptions or []) if "=" in o)
+        if options.get("security_invoker", "false").lower() not in _TRUE:
+            result.fail(
+                r.relname,
+                f"view {r.relname} runs with its owner's rights: "
+                f"ALTER VIEW {r.relname} SET (security_invoker = true)",
+            )
+    return result
+
+
+def _search_path(config: Iterable[str] | None) -> str | None:
+    for entry in config or ():
+        key, _, value = entry.partition("=")
+        if key == "search_path":
+            return value
+    return None
+
+
+async def check_functions(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "functions.search_path",
+        "every SECURITY DEFINER function pins a search_path without schemas others may write",
+    )
+    rows = await _rows(
+        conn,
+        """
+        SELECT p.oid::regprocedure::text AS signature, p.proconfig
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = :schema AND p.prosecdef
+         ORDER BY 1
+        """,
+        schema=SCHEMA,
+    )
+    runtime = await _role(conn, cat.runtime_role)
+    for r in rows:
+        path = _search_path(r.proconfig)
+        if path is None:
+            result.fail(r.signature, f"SECURITY DEFINER function {r.signature} has no search_path")
+            continue
+        schemas = [s.strip().strip('"') for s in path.split(",") if s.strip()]
+        if "$user" in schemas:
+            result.fail(r.signature, f'search_path "{path}" names "$user"')
+        if "pg_temp" in schemas and schemas[-1] != "pg_temp":
+            result.fail(r.signature, f'search_path "{path}" does not put pg_temp last')
+        for schema in schemas:
+            if schema in ("pg_temp", "$user"):
+                continue
+            writable = (
+                await conn.execute(
+                    text(
+                        "SELECT n.oid IS NOT NULL AND (has_schema_privilege('public', n.oid,"
+                        " 'CREATE') OR (:check_role AND has_schema_privilege(:role, n.oid,"
+                        " 'CREATE'))) FROM (SELECT 1) x"
+                        " LEFT JOIN pg_namespace n ON n.nspname = :schema"
+                    ),
+                    {
+                        "role": cat.runtime_role,
+                        "schema": schema,
+                        # a superuser may create anywhere: role.not_superuser reports that
+                        "check_role": runtime is not None and not runtime.rolsuper,
+                    },
+                )
+            ).scalar()
+            if writable:
+                result.fail(
+                    r.signature,
+                    f'search_path "{path}" includes schema {schema}, where the runtime role or '
+                    "PUBLIC may create objects",
+                )
+    return result
+
+
+async def _role(conn: AsyncConnection, name: str) -> Any:
+    rows = await _rows(
+        conn,
+        "SELECT oid, rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = :r",
+        r=name,
+    )
+    return rows[0] if rows else None
+
+
+async def check_not_superuser(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult("role.not_superuser", "the runtime role is not a superuser")
+    role = await _role(conn, cat.runtime_role)
+    if role is None:
+        result.fail(cat.runtime_role, f'the runtime role "{cat.runtime_role}" does not exist')
+    elif role.rolsuper:
+        result.fail(cat.runtime_role, f'the runtime role "{cat.runtime_role}" is a superuser')
+    return result
+
+
+async def check_no_bypassrls(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult("role.no_bypassrls", "the runtime role does not have BYPASSRLS")
+    role = await _role(conn, cat.runtime_role)
+    if role is not None and role.rolbypassrls:
+        result.fail(cat.runtime_role, f'the runtime role "{cat.runtime_role}" has BYPASSRLS')
+    return result
+
+
+async def check_owns_nothing(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "role.owns_nothing",
+        "the runtime role owns no relation, function, type, schema, nor the database",
+    )
+    rows = await _rows(
+        conn,
+        """
+        WITH me AS (SELECT oid FROM pg_roles WHERE rolname = :role)
+        SELECT 'relation' AS kind, n.nspname || '.' || c.relname AS name
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, me
+         WHERE c.relowner = me.oid
+        UNION ALL
+        SELECT 'function', p.oid::regprocedure::text FROM pg_proc p, me WHERE p.proowner = me.oid
+        UNION ALL
+        SELECT 'type', t.oid::regtype::text FROM pg_type t, me
+         WHERE t.typowner = me.oid AND t.typrelid = 0 AND t.typelem = 0
+        UNION ALL
+        SELECT 'schema', n.nspname FROM pg_namespace n, me WHERE n.nspowner = me.oid
+        UNION ALL
+        SELECT 'database', d.datname FROM pg_database d, me
+         WHERE d.datdba = me.oid AND d.datname = current_database()
+        ORDER BY 1, 2
+        """,
+        role=cat.runtime_role,
+    )
+    for r in rows:
+        result.fail(
+            r.name,
+            f'the runtime role "{cat.runtime_role}" owns {r.kind} {r.name} '
+            "(an owner can bypass RLS or change it)",
+        )
+    return result
+
+
+async def check_privileges(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "role.privileges",
+        "the runtime role holds no privilege that row-level security does not govern: TRUNCATE, "
+        "TRIGGER or REFERENCES on a table, CREATE on the schema",
+    )
+    role = await _role(conn, cat.runtime_role)
+    if role is None or role.rolsuper:
+        return result  # role.not_superuser reports both
+    rows = await _rows(
+        conn,
+        """
+        SELECT c.relname, array_remove(ARRAY[
+                 CASE WHEN has_table_privilege(:role, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
+                 CASE WHEN has_table_privilege(:role, c.oid, 'TRIGGER') THEN 'TRIGGER' END,
+                 CASE WHEN has_table_privilege(:role, c.oid, 'REFERENCES') THEN 'REFERENCES' END
+               ], NULL) AS privileges
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')
+         ORDER BY c.relname
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    )
+    for r in rows:
+        if r.privileges:
+            result.fail(
+                r.relname,
+                f'the runtime role "{cat.runtime_role}" may {", ".join(r.privileges)} '
+                f"{r.relname} (TRUNCATE empties every tenant's rows; row-level security does not "
+                "apply to it)",
+            )
+    create = await conn.scalar(
+        text("SELECT has_schema_privilege(:role, :schema, 'CREATE')"),
+        {"role": cat.runtime_role, "schema": SCHEMA},
+    )
+    if create:
+        result.fail(
+            SCHEMA,
+            f'the runtime role "{cat.runtime_role}" may create objects in schema {SCHEMA} '
+            "(it would own them)",
+        )
+    return result
+
+
+# Every role `:role` is a member of, directly or through other roles (grants are followed whatever
+# their INHERIT option: SET ROLE reaches a role either way).
+_MEMBER_OF = """
+    WITH RECURSIVE member_of(roleid) AS (
+        SELECT m.roleid FROM pg_auth_members m JOIN pg_roles me ON me.oid = m.member
+         WHERE me.rolname = :role
+        UNION
+        SELECT m.roleid FROM pg_auth_members m JOIN member_of ON m.member = member_of.roleid
+    )"""
+
+
+async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "role.memberships",
+        "the runtime role is not a member (directly or transitively) of a role that is superuser, "
+        "BYPASSRLS, owns a relation or function of the schema, or is named by a policy",
+    )
+    rows = await _rows(
+        conn,
+        f"""
+        {_MEMBER_OF}
+        SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+               EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = :schema AND c.relowner = r.oid) AS owns_relations,
+               EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                        WHERE n.nspname = :schema AND p.proowner = r.oid) AS owns_functions,
+               EXISTS (SELECT 1 FROM pg_policy p WHERE r.oid = ANY(p.polroles)) AS in_policies
+          FROM pg_roles r
+         WHERE r.oid IN (SELECT roleid FROM member_of) AND r.rolname <> :platform
+         ORDER BY r.rolname
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+        platform=PLATFORM_ROLE,
+    )
+    for r in rows:
+        why = [
+            label
+            for label, flag in (
+                ("a superuser", r.rolsuper),
+                ("BYPASSRLS", r.rolbypassrls),
+                ("owns tables of the schema", r.owns_relations),
+                ("owns functions of the schema", r.owns_functions),
+                ("is named by a policy", r.in_policies),
+            )
+            if flag
+        ]
+        if why:
+            result.fail(
+                r.rolname,
+                f'the runtime role "{cat.runtime_role}" is a member of {r.rolname}, which is '
+                f"{', '.join(why)}: it can bypass RLS",
+            )
+    return result
+
+
+async def check_platform_role(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "role.platform",
+        f"the runtime role is not a member of {PLATFORM_ROLE}; that role cannot log in, bypass "
+        "RLS or own tables",
+    )
+    platform = await _role(conn, PLATFORM_ROLE)
+    if platform is None:
+        return result
+    member = (
+        await conn.execute(
+            text(
+                f"{_MEMBER_OF} SELECT EXISTS (SELECT 1 FROM member_of JOIN pg_roles r "
+                "ON r.oid = member_of.roleid WHERE r.rolname = :platform)"
+            ),
+            {"role": cat.runtime_role, "platform": PLATFORM_ROLE},
+        )
+    ).scalar()
+    if member:
+        result.fail(
+            PLATFORM_ROLE,
+            f'the runtime role "{cat.runtime_role}" is a member of {PLATFORM_ROLE}, whose '
+            "policies read every tenant",
+        )
+    for label, flag in (
+        ("can log in", platform.rolcanlogin),
+        ("is a superuser", platform.rolsuper),
+        ("has BYPASSRLS", platform.rolbypassrls),
+    ):
+        if flag:
+            result.fail(PLATFORM_ROLE, f"{PLATFORM_ROLE} {label}")
+    owned = [t.name for t in cat.tables.values() if t.owner == PLATFORM_ROLE]
+    if owned:
+        result.fail(PLATFORM_ROLE, f"{PLATFORM_ROLE} owns {', '.join(sorted(owned))}")
+    return result
+
+
+async def check_keys(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "keys.tenant_leading",
+        "tenant_id leads every primary key, unique constraint/index and foreign key between "
+        "tenant tables (ready to distribute by tenant)",
+    )
+    tenant_tables = cat.tenant_tables
+    rows = await _rows(
+        conn,
+        """
+        SELECT c.relname AS table_name, i.relname AS index_name, x.indisprimary,
+               con.conname, x.indkey[0] AS first_attnum,
+               (SELECT a.attname FROM pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attnum = x.indkey[0]) AS first_column,
+               pg_get_indexdef(x.indexrelid) AS definition
+          FROM pg_index x
+          JOIN pg_class c ON c.oid = x.indrelid
+          JOIN pg_class i ON i.oid = x.indexrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.contype IN ('p', 'u')
+         WHERE n.nspname = :schema AND x.indisunique
+         ORDER BY 1, 2
+        """,
+        schema=SCHEMA,
+    )
+    for r in rows:
+        if r.table_name not in tenant_tables or r.first_column == TENANT_COLUMN:
+            continue
+        name = r.conname or r.index_name
+        kind = (
+            "primary key"
+            if r.indisprimary
+            else ("unique constraint" if r.conname else "unique index")
+        )
+        exception = _allowed(result.id, r.table_name, name)
+        obj = f"{r.table_name}.{name}"
+        if exception is not None:
+            result.allow(obj, exception.reason)
+        else:
+            result.fail(obj, f"{kind} {name} on {r.table_name} is not led by tenant_id")
+    for fk in cat.foreign_keys:
+        if fk.child not in tenant_tables or fk.parent not in tenant_tables:
+            continue
+        obj = f"{fk.child}.{fk.name}"
+        exception = _allowed(result.id, fk.child, fk.name)
+        if fk.child_columns[0] == TENANT_COLUMN and fk.parent_columns[0] == TENANT_COLUMN:
+            continue
+        if exception is not None:
+            result.allow(obj, exception.reason)
+        else:
+            result.fail(
+                obj,
+                f"foreign key {fk.name} ({fk.describe()}) is not led by tenant_id on both sides",
+            )
+    return result
+
+
+# The order of the report: (id, check, whether it reads rows, which `data=False` skips).
+CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
+    ("migrations.head", check_migrations, False),
+    ("registry.tables", check_registry, False),
+    ("tenant_id.not_null", check_tenant_not_null, True),
+    ("tenant_id.parent_match", check_parent_match, True),
+    ("rls.enabled", check_rls_enabled, False),
+    ("rls.forced", check_rls_forced, False),
+    ("rls.policies", check_rls_policies, False),
+    ("rls.policy_roles", check_policy_roles, False),
+    ("views.security_invoker", check_views, False),
+    ("functions.search_path", check_functions, False),
+    ("role.not_superuser", check_not_superuser, False),
+    ("role.no_bypassrls", check_no_bypassrls, False),
+    ("role.owns_nothing", check_owns_nothing, False),
+    ("role.privileges", check_privileges, False),
+    ("role.memberships", check_memberships, False),
+    ("role.platform", check_platform_role, False),
+    ("keys.tenant_leading", check_keys, False),
+)
+CHECK_IDS: tuple[str, ...] = tuple(check_id for check_id, _, _ in CHECKS)
+
+SERVE_SKIPS = frozenset({"keys.tenant_leading"})
+"""What `serve` does not refuse to start for: readiness to distribute by tenant is not isolation."""
+
+
+async def run_checks(
+    conn: AsyncConnection,
+    runtime_role: str,
+    *,
+    data: bool = True,
+    skip: Collection[str] = (),
+) -> Report:
+    """Every check, in order, on `conn` (an owner or superuser connection; nothing is written).
+
+    `data=False` skips the row scans (NULL tenant ids, parent/child tenants) but keeps the schema
+    part of `tenant_id.not_null`: what `serve` runs before it starts. `skip` names checks to
+    leave out."""
+    cat = await read_catalog(conn, runtime_role)
+    results = []
+    for check_id, fn, reads_rows in CHECKS:
+        if check_id in skip:
+            continue
+        if reads_rows and not data:
+            if fn is check_tenant_not_null:
+                results.append(_schema_only_not_null(cat))
+            continue
+        result = await fn(conn, cat)
+        assert result.id == check_id
+        results.append(result)
+    return Report(runtime_role=runtime_role, checks=results)
+
+
+def _schema_only_not_null(cat: Catalog) -> CheckResult:
+    result = CheckResult("tenant_id.not_null", "tenant_id is NOT NULL in every tenant table")
+    for name in sorted(cat.tenant_tables):
+        if _allowed(result.id, name, TENANT_COLUMN) is not None:
+            continue
+        if TENANT_COLUMN not in cat.tables[name].not_null:
+            result.fail(f"{name}.{TENANT_COLUMN}", f"{name}.tenant_id is nullable")
+    return result
