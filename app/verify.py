@@ -12,18 +12,19 @@ role is named explicitly: the checks are about what *it* could do, not about who
   dropped foreign key is caught);
 - `rls.enabled`, `rls.forced`, `rls.policies`: every governed table has RLS on, forced, and a
   policy;
-- `rls.policy_roles`: policies apply to PUBLIC, the runtime role, the table's owner, or the
-  platform role (SELECT only);
+- `rls.policy_roles`: policies apply to PUBLIC, the runtime role or the table's owner;
 - `views.security_invoker`: no view runs with its owner's rights; the runtime role reads no
   materialized view;
 - `functions.search_path`: every SECURITY DEFINER function pins a search_path nobody else can
   plant objects in;
+- `functions.definers`: every SECURITY DEFINER function is a registered, deliberate crossing
+  (`DEFINER_FUNCTIONS`, with the reason for each) and PUBLIC cannot execute it: a new one is a
+  new way past row-level security, so it fails until it is reviewed and listed;
 - `role.not_superuser`, `role.no_bypassrls`: the runtime role's attributes;
 - `role.owns_nothing`: the runtime role owns no relation, function, type, schema or the database;
 - `role.privileges`: it holds no TRUNCATE, TRIGGER or REFERENCES on a table, nor CREATE on the
   schema (row-level security does not govern them);
 - `role.memberships`: nor is it a member of a role that could bypass RLS;
-- `role.platform`: nor of the platform role, whose SELECT policies read across tenants;
 - `keys.tenant_leading`: `tenant_id` leads every primary/unique key and every foreign key between
   tenant tables (ready to distribute by tenant on Citus).
 
@@ -44,9 +45,18 @@ from repositories.models import RLS_TABLES, SETTINGS_TABLES, TENANT_OWNED_TABLES
 
 SCHEMA = "public"
 TENANT_COLUMN = "tenant_id"
-PLATFORM_ROLE = "tenantgraph_platform"
-"""A NOLOGIN role owning the super-admin analytics function; it has SELECT-only policies that read
-across tenants, so the runtime role must never be a member of it."""
+# The SECURITY DEFINER functions: each runs as the schema owner, whose maintenance policies see
+# every row, so each is a deliberate way past row-level security, narrowed to one question.
+DEFINER_FUNCTIONS: dict[str, str] = {
+    "tenantgraph_resolve_tenant(text,text)": "host -> active tenant, before any tenant is known",
+    "tenantgraph_login_lookup(text)": "email -> account and password hash, before sign-in",
+    "tenantgraph_user_id_by_email(text)": "addMember: an existing account by email",
+    "tenantgraph_platform_analytics(timestamp with time zone,timestamp with time zone,text)": (
+        "the super-admin's platform dashboard: counts per tenant, refused (42501) to anyone but "
+        "a super-admin's platform session, audited before it answers"
+    ),
+    "tenantgraph_platform_audit(text,text)": "a platform session's own audit rows",
+}
 
 # Tables of the schema that are not owned by one tenant, and why. Anything else in the schema must
 # be registered in `repositories.models.RLS_TABLES` (tenant-owned, settings, tenant_domains, …).
@@ -54,6 +64,8 @@ GLOBAL_TABLES: dict[str, str] = {
     "tenants": "the tenants themselves; behind RLS (a member sees its own tenants)",
     "users": "accounts span tenants; behind RLS (a user sees itself and its tenant's people)",
     "alembic_version": "the schema revision; no tenant data (the runtime role reads it: /readyz)",
+    "platform_audit_logs": "what super-admins did; no tenant data, and the runtime role holds no "
+    "privilege on it (only the platform functions write it)",
 }
 
 
@@ -569,8 +581,7 @@ async def check_rls_policies(conn: AsyncConnection, cat: Catalog) -> CheckResult
 async def check_policy_roles(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     result = CheckResult(
         "rls.policy_roles",
-        "policies apply to PUBLIC, the runtime role, the table's owner (maintenance), or the "
-        f"platform role {PLATFORM_ROLE} for SELECT only",
+        "policies apply to PUBLIC, the runtime role or the table's owner (maintenance)",
     )
     rows = await _rows(
         conn,
@@ -590,16 +601,10 @@ async def check_policy_roles(conn: AsyncConnection, cat: Catalog) -> CheckResult
         for role in r.roles:
             if role in ("PUBLIC", cat.runtime_role, r.owner):
                 continue
-            if role == PLATFORM_ROLE:
-                if r.polcmd != "r":
-                    result.fail(
-                        obj, f"policy {r.polname} on {r.relname} lets {PLATFORM_ROLE} write"
-                    )
-                continue
             result.fail(
                 obj,
                 f"policy {r.polname} on {r.relname} applies to role {role}, which is neither "
-                f"PUBLIC, the runtime role, the table's owner nor {PLATFORM_ROLE}",
+                "PUBLIC, the runtime role nor the table's owner",
             )
     return result
 
@@ -842,12 +847,11 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
                         WHERE n.nspname = :schema AND p.proowner = r.oid) AS owns_functions,
                EXISTS (SELECT 1 FROM pg_policy p WHERE r.oid = ANY(p.polroles)) AS in_policies
           FROM pg_roles r
-         WHERE r.oid IN (SELECT roleid FROM member_of) AND r.rolname <> :platform
+         WHERE r.oid IN (SELECT roleid FROM member_of)
          ORDER BY r.rolname
         """,
         schema=SCHEMA,
         role=cat.runtime_role,
-        platform=PLATFORM_ROLE,
     )
     for r in rows:
         why = [
@@ -870,41 +874,48 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     return result
 
 
-async def check_platform_role(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+async def check_definers(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     result = CheckResult(
-        "role.platform",
-        f"the runtime role is not a member of {PLATFORM_ROLE}; that role cannot log in, bypass "
-        "RLS or own tables",
+        "functions.definers",
+        "every SECURITY DEFINER function is a registered crossing that PUBLIC cannot execute",
     )
-    platform = await _role(conn, PLATFORM_ROLE)
-    if platform is None:
-        return result
-    member = (
-        await conn.execute(
-            text(
-                f"{_MEMBER_OF} SELECT EXISTS (SELECT 1 FROM member_of JOIN pg_roles r "
-                "ON r.oid = member_of.roleid WHERE r.rolname = :platform)"
-            ),
-            {"role": cat.runtime_role, "platform": PLATFORM_ROLE},
-        )
-    ).scalar()
-    if member:
-        result.fail(
-            PLATFORM_ROLE,
-            f'the runtime role "{cat.runtime_role}" is a member of {PLATFORM_ROLE}, whose '
-            "policies read every tenant",
-        )
-    for label, flag in (
-        ("can log in", platform.rolcanlogin),
-        ("is a superuser", platform.rolsuper),
-        ("has BYPASSRLS", platform.rolbypassrls),
-    ):
-        if flag:
-            result.fail(PLATFORM_ROLE, f"{PLATFORM_ROLE} {label}")
-    owned = [t.name for t in cat.tables.values() if t.owner == PLATFORM_ROLE]
-    if owned:
-        result.fail(PLATFORM_ROLE, f"{PLATFORM_ROLE} owns {', '.join(sorted(owned))}")
+    rows = await _rows(
+        conn,
+        """
+        SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS name,
+               has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = :schema AND p.prosecdef
+         ORDER BY 1
+        """,
+        schema=SCHEMA,
+    )
+    for r in rows:
+        # identity arguments are spelled "p_slug text, p_domain text": compare the types only
+        signature = _signature(r.name)
+        if signature not in DEFINER_FUNCTIONS:
+            result.fail(
+                signature,
+                f"SECURITY DEFINER function {signature} is not a registered crossing "
+                "(app/verify.py DEFINER_FUNCTIONS)",
+            )
+            continue
+        result.allow(signature, DEFINER_FUNCTIONS[signature])
+        if r.public_execute:
+            result.fail(signature, f"PUBLIC may execute SECURITY DEFINER function {signature}")
     return result
+
+
+def _signature(name: str) -> str:
+    head, _, args = name.partition("(")
+    types = []
+    for arg in args.rstrip(")").split(","):
+        words = arg.split()
+        if words and words[0] in ("IN", "OUT", "INOUT", "VARIADIC"):
+            words = words[1:]
+        # "p_from timestamp with time zone" -> "timestamp with time zone"
+        types.append(" ".join(words[1:]) if len(words) > 1 else " ".join(words))
+    return f"{head}({','.join(t for t in types if t)})"
 
 
 async def check_keys(conn: AsyncConnection, cat: Catalog) -> CheckResult:
@@ -976,12 +987,12 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("rls.policy_roles", check_policy_roles, False),
     ("views.security_invoker", check_views, False),
     ("functions.search_path", check_functions, False),
+    ("functions.definers", check_definers, False),
     ("role.not_superuser", check_not_superuser, False),
     ("role.no_bypassrls", check_no_bypassrls, False),
     ("role.owns_nothing", check_owns_nothing, False),
     ("role.privileges", check_privileges, False),
     ("role.memberships", check_memberships, False),
-    ("role.platform", check_platform_role, False),
     ("keys.tenant_leading", check_keys, False),
 )
 CHECK_IDS: tuple[str, ...] = tuple(check_id for check_id, _, _ in CHECKS)

@@ -25,7 +25,6 @@ from app.database import DatabaseUrls
 from app.verify import (
     CHECK_IDS,
     EXCEPTIONS,
-    PLATFORM_ROLE,
     SERVE_SKIPS,
     Report,
     _tenant_references,
@@ -81,12 +80,12 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "rls.policy_roles",
         "views.security_invoker",
         "functions.search_path",
+        "functions.definers",
         "role.not_superuser",
         "role.no_bypassrls",
         "role.owns_nothing",
         "role.privileges",
         "role.memberships",
-        "role.platform",
         "keys.tenant_leading",
     )
     assert [c.id for c in report.checks if not c.passed] == [], report.problems()
@@ -132,10 +131,6 @@ async def test_a_view_with_security_invoker_passes(
 
 ACME = "(SELECT id FROM tenants WHERE slug = 'acme')"
 GLOBEX = "(SELECT id FROM tenants WHERE slug = 'globex')"
-ENSURE_PLATFORM = (
-    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tenantgraph_platform') "
-    "THEN CREATE ROLE tenantgraph_platform NOLOGIN; END IF; END $$"
-)
 
 
 @dataclass(frozen=True)
@@ -212,16 +207,6 @@ DEFECTS = [
         "tasks.planted_reporting",
     ),
     Defect(
-        "platform role allowed to write",
-        (
-            ENSURE_PLATFORM,
-            "CREATE POLICY planted_platform_write ON tasks FOR UPDATE TO tenantgraph_platform "
-            "USING (true)",
-        ),
-        "rls.policy_roles",
-        "tasks.planted_platform_write",
-    ),
-    Defect(
         "view without security_invoker",
         ("CREATE VIEW task_titles AS SELECT tenant_id, title FROM tasks",),
         "views.security_invoker",
@@ -239,21 +224,19 @@ DEFECTS = [
     ),
     Defect(
         "SECURITY DEFINER function without search_path",
-        (
-            "CREATE FUNCTION planted_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER "
-            "AS 'SELECT count(*) FROM public.tasks'",
-        ),
+        # a registered crossing loses its pinned search_path
+        ("ALTER FUNCTION tenantgraph_login_lookup(text) RESET search_path",),
         "functions.search_path",
-        "planted_count()",
+        "tenantgraph_login_lookup",
     ),
     Defect(
         "SECURITY DEFINER function whose search_path names $user",
         (
-            "CREATE FUNCTION planted_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER "
-            "SET search_path = \"$user\", pg_catalog, pg_temp AS 'SELECT count(*) FROM public.tasks'",
+            "ALTER FUNCTION tenantgraph_login_lookup(text) "
+            'SET search_path = "$user", pg_catalog, pg_temp',
         ),
         "functions.search_path",
-        "planted_count()",
+        "tenantgraph_login_lookup",
     ),
     Defect(
         "runtime role is a superuser",
@@ -306,16 +289,20 @@ DEFECTS = [
         "tenantgraph_planted_bypass",
     ),
     Defect(
-        "runtime role is a member of the platform role",
-        (ENSURE_PLATFORM, "GRANT tenantgraph_platform TO {app}"),
-        "role.platform",
-        PLATFORM_ROLE,
+        "an unregistered SECURITY DEFINER function",
+        (
+            "CREATE FUNCTION planted_peek() RETURNS bigint LANGUAGE sql SECURITY DEFINER "
+            "SET search_path = pg_catalog, pg_temp AS $$ SELECT count(*) FROM public.tasks $$",
+            "REVOKE ALL ON FUNCTION planted_peek() FROM PUBLIC",
+        ),
+        "functions.definers",
+        "planted_peek()",
     ),
     Defect(
-        "platform role can log in",
-        (ENSURE_PLATFORM, "ALTER ROLE tenantgraph_platform LOGIN"),
-        "role.platform",
-        PLATFORM_ROLE,
+        "a registered crossing that PUBLIC may execute",
+        ("GRANT EXECUTE ON FUNCTION tenantgraph_login_lookup(text) TO PUBLIC",),
+        "functions.definers",
+        "tenantgraph_login_lookup(text)",
     ),
     Defect(
         "unique constraint not led by tenant_id",
