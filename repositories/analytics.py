@@ -252,6 +252,7 @@ _MEMBERS = text(
 EARLIEST_DAY = date(1970, 1, 1)
 LATEST_DAY = date(2199, 12, 31)
 
+
 class AnalyticsRepository(TenantRepository):
     """Dashboard aggregates of the context tenant; answers are cached under the tenant's key."""
 
@@ -274,9 +275,7 @@ class AnalyticsRepository(TenantRepository):
             # the driver sends date.min/max as -infinity/infinity, and a day series over them
             # never ends: the calendar a dashboard can ask about is bounded
             if not EARLIEST_DAY <= day <= LATEST_DAY:
-                raise BadUserInput(
-                    f"Dates must lie between {EARLIEST_DAY} and {LATEST_DAY}"
-                )
+                raise BadUserInput(f"Dates must lie between {EARLIEST_DAY} and {LATEST_DAY}")
         if start > end:
             raise BadUserInput("`from` must not be after `to`")
         if (end - start).days + 1 > MAX_PERIOD_DAYS:

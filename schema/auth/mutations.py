@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import strawberry
+import structlog
 
+from app import metrics
 from app.auth.passwords import verify_password
 from app.context import TenantContext
 from app.errors import BadUserInput, NotFound, TooManyRequests, Unauthenticated
@@ -18,6 +21,23 @@ from schema.ids import decode_id
 from schema.permissions import IsAuthenticated
 
 LOGIN_FAILED = "Invalid email, password or organization"
+log = structlog.get_logger("tenantgraph.auth")
+
+
+def _login_outcome(
+    outcome: str, tenant_id: uuid.UUID | None, *, user_id: uuid.UUID | None = None
+) -> None:
+    """Count and log a sign-in attempt: the outcome, the tenant, the user once it is verified;
+    never the email or the password."""
+    metrics.login(outcome, tenant_id)
+    log.info(
+        "login",
+        outcome=outcome,
+        tenant_id=str(tenant_id) if tenant_id else None,
+        user_id=str(user_id) if user_id else None,
+    )
+
+
 MAX_EMAIL_LENGTH = 320
 
 
@@ -69,6 +89,7 @@ class AuthMutations:
         slug = tenant.strip().lower() if tenant else (host.slug if host else None)
         if host is not None and slug != host.slug:
             # the session would be refused on this very host: sign in at the tenant's address
+            _login_outcome("refused", host.id)
             raise BadUserInput("Sign in to an organization at its own address")
         auth = info.context.repo(AuthRepository)
         record = (
@@ -82,12 +103,14 @@ class AuthMutations:
         if limiter is not None and not await limiter.attempt(
             account=account, address=info.context.client_address
         ):
+            _login_outcome("rate_limited", host.id if host else None)
             raise TooManyRequests("Too many sign-in attempts. Try again later")
         # argon2 releases the GIL: verifying in a thread keeps the event loop serving.
         ok = await asyncio.to_thread(
             verify_password, record.password_hash if record else None, password
         )
         if record is None or not ok:
+            _login_outcome("failed", host.id if host else None)
             raise Unauthenticated(LOGIN_FAILED)
         user_ctx = TenantContext(
             request_id=info.context.tenant.request_id,
@@ -106,9 +129,11 @@ class AuthMutations:
                 iter(memberships), None
             )
         if chosen is None:
+            _login_outcome("failed", host.id if host else None, user_id=record.user_id)
             raise Unauthenticated(LOGIN_FAILED)
         if limiter is not None:
             await limiter.succeeded(account=account)
+        _login_outcome("success", chosen.tenant.id, user_id=record.user_id)
         return await _start_session(info, auth, chosen, "auth.login")
 
     @strawberry.mutation(
@@ -122,6 +147,12 @@ class AuthMutations:
         membership = next((m for m in await auth.memberships() if m.tenant.id == target), None)
         if membership is None:
             raise NotFound("Organization not found")
+        metrics.tenant_switch(membership.tenant.id)
+        log.info(
+            "tenant switch",
+            to_tenant_id=str(membership.tenant.id),
+            user_id=str(info.context.tenant.user_id),
+        )
         return await _start_session(info, auth, membership, "auth.switch_tenant")
 
     @strawberry.mutation(description="End the session in this browser: clears the cookie.")
