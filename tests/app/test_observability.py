@@ -470,3 +470,61 @@ async def test_errors_reach_sentry_tagged_and_without_personal_data(
     assert all(
         "vars" not in f for v in event_["exception"]["values"] for f in v["stacktrace"]["frames"]
     )
+
+
+# --- wiring --------------------------------------------------------------------------------------
+
+
+def test_a_job_binds_its_own_context_and_leaves_none_behind(demo: DemoData) -> None:
+    from app.logging import bind_job_context
+
+    buffer = io.StringIO()
+    tenant = demo.tenants["globex"]
+    with capture_logs(buffer):
+        with bind_job_context(job="overdue-reminders", tenant_id=tenant, run_id="job-run-0001"):
+            structlog.get_logger("test").info("inside the job")
+        structlog.get_logger("test").info("after the job")
+    inside, after = records(buffer)
+    assert inside["job"] == "overdue-reminders"
+    assert inside["tenant_id"] == str(tenant)
+    assert inside["request_id"] == "job-run-0001"
+    assert "job" not in after
+    assert "tenant_id" not in after
+
+
+async def test_metrics_on_a_port_of_their_own(runtime_conn: AsyncConnection) -> None:
+    import socket
+
+    from app.telemetry import Telemetry
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    telemetry = Telemetry.from_settings(Settings(secret_key=TEST_SECRET, metrics_port=port))
+    assert telemetry.routes() == []  # not served by the API itself
+    telemetry.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        telemetry.stop()
+    assert answer.status_code == 200
+    assert "tenantgraph_logins_total" in answer.text
+
+
+def test_exporters_are_chosen_by_setting() -> None:
+    from app.settings import ConfigurationError
+
+    assert create_tracer_provider("none") is None
+    console = create_tracer_provider("console")
+    assert console is not None
+    console.shutdown()
+    try:
+        import opentelemetry.exporter.otlp.proto.http  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigurationError, match=r"tenantgraph\[otlp\]"):
+            create_tracer_provider("otlp")
+    else:
+        otlp = create_tracer_provider("otlp")
+        assert otlp is not None
+        otlp.shutdown()
