@@ -528,3 +528,33 @@ def test_exporters_are_chosen_by_setting() -> None:
         otlp = create_tracer_provider("otlp")
         assert otlp is not None
         otlp.shutdown()
+
+
+async def test_a_resolver_failure_reaches_sentry_with_the_requests_tags(
+    client: httpx.AsyncClient,
+    demo: DemoData,
+    sentry_events: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from repositories.tasks import TaskRepository
+
+    async def broken(self: TaskRepository, **_: Any) -> None:
+        raise RuntimeError("task storage failed for alice@acme.test")
+
+    monkeypatch.setattr(TaskRepository, "create", broken)
+    alice = await login(client, "alice@acme.test")
+    response = await gql(
+        client,
+        'mutation { createTask(input: {title: "x"}) { id } }',
+        session=alice,
+        headers={"X-Request-ID": "sentry-req-2"},
+    )
+    assert error_codes(response.json()) == ["INTERNAL"]
+    (event_,) = sentry_events
+    assert event_["tags"] == {
+        "tenant_id": str(demo.tenants["acme"]),
+        "user_id": str(demo.users["alice@acme.test"]),
+        "request_id": "sentry-req-2",
+    }
+    assert "alice@acme.test" not in json.dumps(event_)
+    assert "request" not in event_ or not {"cookies", "headers", "data"} & set(event_["request"])
