@@ -271,6 +271,7 @@ async def test_counters_move_on_their_events(metered: httpx.AsyncClient, demo: D
             "tenantgraph_security_events_total", kind="TENANT_MISMATCH", audit="written"
         ),
         "dave": sample("tenantgraph_logins_total", outcome="success", tenant="other"),
+        "foreign": sample("tenantgraph_isolation_refusals_total", reason="not_found", tenant=acme),
         "initech": sample("tenantgraph_logins_total", outcome="success", tenant=initech),
     }
     alice = await login(metered, "alice@acme.test")
@@ -282,6 +283,14 @@ async def test_counters_move_on_their_events(metered: httpx.AsyncClient, demo: D
     await gql(metered, VIEWER, session=alice, host="globex.localhost")
     await gql(metered, VIEWER, headers={"Authorization": f"Bearer {alice.token}"})
     await gql(metered, VIEWER, headers={"Authorization": "Bearer not-a-token"})
+    # an id of globex's, used from acme: the same NOT_FOUND as an id that never existed
+    foreign = await gql(
+        metered,
+        'mutation U($id: ID!) { updateTask(id: $id, input: {title: "x"}) { id } }',
+        {"id": demo.task_gid("globex")},
+        session=alice,
+    )
+    assert error_codes(foreign.json()) == ["NOT_FOUND"]
     switched = await gql(
         metered,
         "mutation Switch($t: ID!) { switchTenant(tenantId: $t) { token } }",
@@ -333,6 +342,10 @@ async def test_counters_move_on_their_events(metered: httpx.AsyncClient, demo: D
             "events", "tenantgraph_security_events_total", kind="TENANT_MISMATCH", audit="written"
         )
         == 2
+    )
+    assert (
+        moved("foreign", "tenantgraph_isolation_refusals_total", reason="not_found", tenant=acme)
+        == 1
     )
     # initech is not on the allow-list and the limit is 0: its sign-in is counted as "other"
     assert moved("dave", "tenantgraph_logins_total", outcome="success", tenant="other") == 1
