@@ -21,12 +21,14 @@ from app.cache import Cache, MemoryCache
 from app.context import TenantContext, bind_context
 from app.database import Database
 from app.errors import AppError
+from app.observability import RequestObserver
 from app.responses import (
     JSONResponse,
     database_unavailable,
     error_response,
     unavailable_response,
 )
+from app.security_events import SecurityEventRecorder
 from app.settings import Settings
 from repositories.audit import changed_tenants
 from repositories.auth import AuthRepository
@@ -42,20 +44,48 @@ ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
 class Refused(Exception):
-    """Answer with this status and code before any resolver runs."""
+    """Answer with this status and code before any resolver runs. `isolation` names a refusal
+    of the credential checks (a security event, audited in `tenant_id` when a verified token
+    names one)."""
 
-    def __init__(self, status: int, code: str, message: str, reason: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        reason: str,
+        *,
+        isolation: str | None = None,
+        claims: TokenClaims | None = None,
+    ) -> None:
         super().__init__(reason)
         self.status, self.code, self.message, self.reason = status, code, message, reason
+        self.isolation = isolation
+        self.tenant_id = claims.tenant_id if claims else None
+        self.user_id = claims.user_id if claims else None
 
 
-def _unauthenticated(reason: str) -> Refused:
-    return Refused(401, "UNAUTHENTICATED", "Invalid or expired credentials", reason)
-
-
-def _mismatch(reason: str) -> Refused:
+def _unauthenticated(
+    reason: str, isolation: str = "token_invalid", claims: TokenClaims | None = None
+) -> Refused:
     return Refused(
-        403, "TENANT_MISMATCH", "The credentials do not belong to this organization", reason
+        401,
+        "UNAUTHENTICATED",
+        "Invalid or expired credentials",
+        reason,
+        isolation=isolation,
+        claims=claims,
+    )
+
+
+def _mismatch(reason: str, isolation: str, claims: TokenClaims) -> Refused:
+    return Refused(
+        403,
+        "TENANT_MISMATCH",
+        "The credentials do not belong to this organization",
+        reason,
+        isolation=isolation,
+        claims=claims,
     )
 
 
@@ -138,20 +168,20 @@ def verify_credentials(
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthenticated("malformed authorization header")
+        raise _unauthenticated("malformed authorization header", "malformed_header")
     try:
         claims = tokens.verify(token.strip())
     except InvalidToken as exc:
         raise _unauthenticated(f"token: {exc}") from None
     cookie = request.cookies.get(COOKIE_NAME)
     if not cookie:
-        raise _mismatch("tenant cookie missing")
+        raise _mismatch("tenant cookie missing", "cookie_missing", claims)
     try:
         tokens.verify_cookie(cookie, claims)
     except InvalidToken as exc:
-        raise _mismatch(f"tenant cookie: {exc}") from None
+        raise _mismatch(f"tenant cookie: {exc}", "cookie_mismatch", claims) from None
     if host_tenant is not None and host_tenant.id != claims.tenant_id:
-        raise _mismatch("host and token disagree")
+        raise _mismatch("host and token disagree", "host_mismatch", claims)
     return claims
 
 
@@ -219,7 +249,9 @@ class GraphQLEndpoint:
         settings: Settings,
         login_limiter: LoginRateLimiter | None = None,
         cache: Cache | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
+        self.observer = observer or RequestObserver(SecurityEventRecorder(database))
         self.login_limiter = login_limiter
         self.schema = schema
         self.database = database
@@ -234,11 +266,21 @@ class GraphQLEndpoint:
         # Every line of this request, the access line included, carries tenant and user once
         # they are verified; reset afterwards so nothing leaks into the next request.
         bound = structlog.contextvars.bind_contextvars(tenant_id=None, user_id=None)
+        observed = self.observer.begin(request_id)
         try:
             response = await self._handle(request, request_id, host_tenant)
         except Refused as refused:
             log.info(
                 "request refused", status=refused.status, code=refused.code, reason=refused.reason
+            )
+            self.observer.refused(
+                request_id=request_id,
+                status=refused.status,
+                code=refused.code,
+                reason=refused.reason,
+                isolation=refused.isolation,
+                tenant_id=refused.tenant_id,
+                user_id=refused.user_id,
             )
             response = error_response(refused.status, refused.code, refused.message, request_id)
         except Exception as exc:
@@ -247,12 +289,16 @@ class GraphQLEndpoint:
                 response = unavailable_response(request_id)
             else:
                 log.exception("unexpected error outside execution")
+                self.observer.unexpected(exc)
                 response = error_response(500, "INTERNAL", "Internal server error", request_id)
         log.info(
             "graphql request",
+            operation=observed.stats.operation,
             status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            statements=observed.stats.statements,
         )
+        await self.observer.finish(observed, response.status_code)
         structlog.contextvars.reset_contextvars(**bound)
         return response
 
@@ -260,6 +306,7 @@ class GraphQLEndpoint:
         self, request: Request, request_id: str, host_tenant: TenantRecord | None
     ) -> Response:
         gql = await parse_request(request)
+        self.observer.operation(gql.operation_name, gql.query)
         claims = verify_credentials(request, self.tokens, host_tenant)
         public = host_tenant.id if host_tenant else None
         ctx = TenantContext(request_id=request_id, public_tenant_id=public)
@@ -281,7 +328,7 @@ class GraphQLEndpoint:
                 state = await AuthRepository(uow.session, ctx).session_state()
                 if state is None or state.token_version != claims.token_version:
                     uow.mark_rollback_only()
-                    raise _unauthenticated("token revoked")
+                    raise _unauthenticated("token revoked", "token_revoked", claims)
                 if not (state.membership_active and state.tenant_active and state.role):
                     uow.mark_rollback_only()
                     raise Refused(
@@ -289,6 +336,8 @@ class GraphQLEndpoint:
                         "FORBIDDEN",
                         "Your access to this organization has ended",
                         "membership inactive",
+                        isolation="membership_inactive",
+                        claims=claims,
                     )
                 # The role is the current one, not the one the token was issued with.
                 ctx = replace(ctx, role=state.role)
@@ -331,6 +380,7 @@ class GraphQLEndpoint:
             if result.errors:
                 # All or nothing: an answer with errors writes nothing.
                 uow.mark_rollback_only()
+                self.observer.execution_errors(result.errors, ctx)
                 lost = _database_lost(result.errors)
                 if lost is not None:
                     raise lost  # answered 503, like a database that was down from the start
@@ -356,11 +406,16 @@ class GraphQLEndpoint:
         state = await AuthRepository(uow.session, ctx).platform_state()
         if state is None or state[0] != claims.token_version:
             uow.mark_rollback_only()
-            raise _unauthenticated("token revoked")
+            raise _unauthenticated("token revoked", "token_revoked", claims)
         if not state[1]:
             uow.mark_rollback_only()
             raise Refused(
-                403, "FORBIDDEN", "Your platform access has ended", "no longer a super-admin"
+                403,
+                "FORBIDDEN",
+                "Your platform access has ended",
+                "no longer a super-admin",
+                isolation="superadmin_revoked",
+                claims=claims,
             )
         structlog.contextvars.bind_contextvars(tenant_id=None, user_id=str(ctx.user_id))
 

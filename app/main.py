@@ -21,8 +21,12 @@ from app.endpoint import GraphQLEndpoint
 from app.hosts import TenantResolver
 from app.logging import configure_logging
 from app.middleware import RequestContextMiddleware
+from app.observability import RequestObserver
 from app.responses import JSONResponse
+from app.security_events import SecurityEventRecorder
 from app.settings import Settings, load_settings
+from app.telemetry import Telemetry
+from app.tracing import tracer_of
 from schema import build_schema
 
 
@@ -33,7 +37,8 @@ def create_app(
     and disposed of at shutdown. Without `cache`, one is made from the settings (Redis when
     REDIS_URL is set, else in-process) and closed at shutdown."""
     settings = settings or load_settings()
-    configure_logging(json=not settings.is_development)
+    configure_logging(json=settings.json_logs)
+    telemetry = Telemetry.from_settings(settings)
     tokens = TokenService(
         settings.signing_secret(),
         issuer=settings.token_issuer,
@@ -61,6 +66,10 @@ def create_app(
         else create_cache(redis_url, ttl=settings.analytics_cache_seconds)
     )
     head = head_revision()
+    observer = RequestObserver(
+        SecurityEventRecorder(db, per_tenant_per_minute=settings.security_events_per_minute),
+        tracer_of(telemetry.tracer_provider),
+    )
     endpoint = GraphQLEndpoint(
         schema=build_schema(introspection=settings.is_development),
         database=db,
@@ -68,6 +77,7 @@ def create_app(
         settings=settings,
         login_limiter=login_limiter,
         cache=results,
+        observer=observer,
     )
 
     async def healthz(_request: Request) -> Response:
@@ -90,9 +100,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        telemetry.start()
         try:
             yield
         finally:
+            telemetry.stop()
             if isinstance(login_limiter.counter, RedisCounter):
                 await login_limiter.counter.close()
             if owns_cache:
@@ -106,6 +118,7 @@ def create_app(
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *telemetry.routes(),
         ],
         middleware=[
             Middleware(
@@ -128,4 +141,5 @@ def create_app(
     app.state.tokens = tokens
     app.state.login_limiter = login_limiter
     app.state.cache = results
+    app.state.observer = observer
     return app

@@ -14,7 +14,8 @@ from app.hosts import HostKind, TenantResolver, parse_host
 from app.responses import database_unavailable, error_response, unavailable_response
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/readyz"})
+# /metrics checks its own bearer token, and a scraper calls it by address, not by tenant host
+UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RequestContextMiddleware:

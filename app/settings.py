@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -60,8 +60,26 @@ class Settings(BaseSettings):
     cors_extra_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # how long a cached analytics answer may be reused (changes invalidate it at once)
     analytics_cache_seconds: float = Field(default=60.0, gt=0)
+    # --- observability (docs/observability.md) ---
+    # "auto": JSON lines in production, readable console lines in development
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # /metrics: off unless a bearer token (served by the API) or a port of its own is set
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # tenants (ids or slugs) that always get their own metrics label; besides them, the first
+    # `metrics_tenant_limit` tenants seen do, and every other one is counted as "other"
+    metrics_tenants: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    metrics_tenant_limit: int = Field(default=20, ge=0, le=1000)
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_service_name: str = "tenantgraph"
+    sentry_dsn: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SENTRY_DSN", "TENANTGRAPH_SENTRY_DSN")
+    )
+    # audit rows of security events per tenant and minute (the log line and counter always)
+    security_events_per_minute: int = Field(default=30, ge=0)
 
-    @field_validator("trusted_proxies", "cors_extra_origins", mode="before")
+    @field_validator("trusted_proxies", "cors_extra_origins", "metrics_tenants", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
@@ -95,6 +113,12 @@ class Settings(BaseSettings):
                 "TENANTGRAPH_SECRET_KEY_PREVIOUS",
             )
         return self
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return not self.is_development
+        return self.log_format == "json"
 
     @property
     def is_development(self) -> bool:

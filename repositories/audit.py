@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import structlog
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +12,7 @@ from repositories.base import TenantRepository
 from repositories.models import AuditLog
 
 _CHANGED = "changed_tenants"
+log = structlog.get_logger("tenantgraph.audit")
 
 
 def changed_tenants(session: AsyncSession) -> set[uuid.UUID]:
@@ -47,6 +49,8 @@ class AuditRepository(TenantRepository):
         )
         await self._flush()
         _mark_changed(self.session, self.tenant_id)
+        # request, tenant and user come from the bound log context, not from arguments
+        log.info("audit row", action=action, target_type=target_type)
 
     async def record_public_submission(self, *, service_request_id: uuid.UUID) -> None:
         """The audit row of an anonymous submission, in the host's tenant: no actor, one action

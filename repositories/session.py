@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.context import TenantContext
 from app.errors import TenantMismatch
+from app.security_events import superadmin_bound
 from repositories.models import TenantOwned
 
 SET_CONTEXT = text(
@@ -43,6 +44,8 @@ async def apply_context(session: AsyncSession, ctx: TenantContext) -> None:
     # tenant of the host (RLS then allows only the public submissions)
     session.info["tenant_id"] = ctx.tenant_id if ctx.user_id else ctx.public_tenant_id
     await session.execute(SET_CONTEXT, context_parameters(ctx))
+    if ctx.is_superadmin:
+        superadmin_bound(ctx)
 
 
 @event.listens_for(Session, "before_flush")

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import strawberry
+import structlog
 
+from app import metrics
 from app.auth.passwords import verify_password
 from app.context import TenantContext
 from app.errors import BadUserInput, NotFound, TooManyRequests, Unauthenticated
@@ -19,6 +22,23 @@ from schema.ids import decode_id
 from schema.permissions import IsSignedIn
 
 LOGIN_FAILED = "Invalid email, password or organization"
+log = structlog.get_logger("tenantgraph.auth")
+
+
+def login_outcome(
+    outcome: str, tenant_id: uuid.UUID | None, *, user_id: uuid.UUID | None = None
+) -> None:
+    """Count and log a sign-in attempt: the outcome, the tenant, the user once it is verified;
+    never the email or the password."""
+    metrics.login(outcome, tenant_id)
+    log.info(
+        "login",
+        outcome=outcome,
+        tenant_id=str(tenant_id) if tenant_id else None,
+        user_id=str(user_id) if user_id else None,
+    )
+
+
 MAX_EMAIL_LENGTH = 320
 
 
@@ -57,7 +77,12 @@ async def _start_session(
 
 
 async def check_password(
-    info: Info, auth: AuthRepository, email: str, password: str
+    info: Info,
+    auth: AuthRepository,
+    email: str,
+    password: str,
+    *,
+    tenant_id: uuid.UUID | None = None,
 ) -> tuple[LoginRecord, str]:
     """The account whose password this is, and its rate-limit key; UNAUTHENTICATED otherwise,
     TOO_MANY_REQUESTS over a limit."""
@@ -70,12 +95,14 @@ async def check_password(
     if limiter is not None and not await limiter.attempt(
         account=account, address=info.context.client_address
     ):
+        login_outcome("rate_limited", tenant_id)
         raise TooManyRequests("Too many sign-in attempts. Try again later")
     # argon2 releases the GIL: verifying in a thread keeps the event loop serving.
     ok = await asyncio.to_thread(
         verify_password, record.password_hash if record else None, password
     )
     if record is None or not ok:
+        login_outcome("failed", tenant_id)
         raise Unauthenticated(LOGIN_FAILED)
     return record, account
 
@@ -99,9 +126,12 @@ class AuthMutations:
         slug = tenant.strip().lower() if tenant else (host.slug if host else None)
         if host is not None and slug != host.slug:
             # the session would be refused on this very host: sign in at the tenant's address
+            login_outcome("refused", host.id)
             raise BadUserInput("Sign in to an organization at its own address")
         auth = info.context.repo(AuthRepository)
-        record, account = await check_password(info, auth, email, password)
+        record, account = await check_password(
+            info, auth, email, password, tenant_id=host.id if host else None
+        )
         user_ctx = TenantContext(
             request_id=info.context.tenant.request_id,
             user_id=record.user_id,
@@ -119,8 +149,10 @@ class AuthMutations:
                 iter(memberships), None
             )
         if chosen is None:
+            login_outcome("failed", host.id if host else None, user_id=record.user_id)
             raise Unauthenticated(LOGIN_FAILED)
         await login_succeeded(info, account)
+        login_outcome("success", chosen.tenant.id, user_id=record.user_id)
         return await _start_session(info, auth, chosen, "auth.login")
 
     @strawberry.mutation(
@@ -134,6 +166,12 @@ class AuthMutations:
         membership = next((m for m in await auth.memberships() if m.tenant.id == target), None)
         if membership is None:
             raise NotFound("Organization not found")
+        metrics.tenant_switch(membership.tenant.id)
+        log.info(
+            "tenant switch",
+            to_tenant_id=str(membership.tenant.id),
+            user_id=str(info.context.tenant.user_id),
+        )
         return await _start_session(info, auth, membership, "auth.switch_tenant")
 
     @strawberry.mutation(description="End the session in this browser: clears the cookie.")

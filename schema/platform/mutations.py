@@ -9,7 +9,7 @@ from app.context import TenantContext
 from app.errors import BadUserInput, Unauthenticated
 from repositories.auth import AuthRepository
 from repositories.platform_analytics import PlatformAnalyticsRepository
-from schema.auth.mutations import LOGIN_FAILED, check_password, login_succeeded
+from schema.auth.mutations import LOGIN_FAILED, check_password, login_outcome, login_succeeded
 from schema.context import Info
 from schema.platform.types import PlatformAuthPayload
 from schema.users.types import User
@@ -37,6 +37,7 @@ class PlatformMutations:
         try:
             state = await auth.platform_state()
             if state is None or not state[1]:
+                login_outcome("failed", None, user_id=record.user_id)
                 raise Unauthenticated(LOGIN_FAILED)
             platform_ctx = replace(user_ctx, is_superadmin=True)
             await auth.bind(platform_ctx)
@@ -48,6 +49,7 @@ class PlatformMutations:
             await auth.bind(request_ctx)
         assert account_record is not None
         await login_succeeded(info, account)
+        login_outcome("platform_success", None, user_id=record.user_id)
         token, claims = info.context.tokens.issue_platform(
             user_id=record.user_id, token_version=record.token_version
         )

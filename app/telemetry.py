@@ -1,0 +1,87 @@
+"""The process's telemetry wiring from the settings: metric labels, `/metrics`, tracing, Sentry."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app import metrics
+from app.errortracking import init_sentry
+from app.settings import ConfigurationError, Settings
+from app.tracing import create_tracer_provider, shutdown
+
+log = structlog.get_logger("tenantgraph.telemetry")
+MIN_METRICS_TOKEN = 16
+
+
+@dataclass
+class Telemetry:
+    settings: Settings
+    tracer_provider: Any = None
+    _server: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Telemetry:
+        metrics.configure(
+            tenants=settings.metrics_tenants, tenant_limit=settings.metrics_tenant_limit
+        )
+        token = settings.metrics_token
+        if token is not None and len(token.get_secret_value()) < MIN_METRICS_TOKEN:
+            raise ConfigurationError(
+                f"TENANTGRAPH_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters long"
+            )
+        if settings.sentry_dsn is not None:
+            init_sentry(settings.sentry_dsn.get_secret_value(), environment=settings.env.value)
+        provider = create_tracer_provider(
+            settings.otel_exporter, service_name=settings.otel_service_name
+        )
+        return cls(settings, provider)
+
+    def routes(self) -> list[Route]:
+        """`/metrics` on the API itself, only when a bearer token protects it."""
+        if self.settings.metrics_token is None:
+            return []
+        expected = f"Bearer {self.settings.metrics_token.get_secret_value()}".encode()
+
+        async def metrics_endpoint(request: Request) -> Response:
+            given = request.headers.get("authorization", "").encode("latin-1")
+            if not hmac.compare_digest(given, expected):
+                return Response(
+                    "unauthorized\n",
+                    status_code=401,
+                    media_type="text/plain",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            body, content_type = metrics.exposition()
+            return Response(body, media_type=content_type)
+
+        return [Route("/metrics", metrics_endpoint, methods=["GET"])]
+
+    def start(self) -> None:
+        """The metrics port, when one is configured (every worker process has its own
+        counters: with several workers, give each its own port or use one worker)."""
+        if self.settings.metrics_port is None or self._server is not None:
+            return
+        from prometheus_client import start_http_server
+
+        try:
+            self._server, _thread = start_http_server(
+                self.settings.metrics_port,
+                addr=self.settings.metrics_host,
+                registry=metrics.REGISTRY,
+            )
+        except OSError as exc:
+            log.warning("metrics port unavailable", port=self.settings.metrics_port, error=str(exc))
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        shutdown(self.tracer_provider)
