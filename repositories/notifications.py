@@ -14,6 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, func, select, text, update
 
 from repositories import pagination
+from repositories.audit import AuditRepository
 from repositories.base import TenantRepository
 from repositories.models import Notification
 from repositories.pagination import Cursor, Page
@@ -71,14 +72,19 @@ class NotificationRepository(TenantRepository):
         return int(result.scalar_one())
 
     async def mark_read(self, *, notification_id: uuid.UUID) -> Notification | None:
-        """Mark one of the member's notifications read (once: the first time is kept); None
-        when the member has no such notification."""
+        """Mark one of the member's notifications read (the first time is kept, and audited);
+        None when the member has no such notification."""
         n = Notification
-        await self._execute(
+        changed = await self._execute(
             update(n)
             .where(*self._mine(unread_only=True), n.id == notification_id)
             .values(read_at=func.now())
+            .returning(n.id)
         )
+        if changed.first() is not None:
+            await AuditRepository(self.session, self.ctx).record(
+                action="notification.read", target_type="notification", target_id=notification_id
+            )
         result = await self._execute(
             select(n).where(*self._mine(unread_only=False), n.id == notification_id)
         )

@@ -23,6 +23,8 @@ from schema.bookings.queries import BookingQueries
 from schema.compliance.mutations import ComplianceMutations
 from schema.compliance.queries import ComplianceQueries
 from schema.limits import MAX_TOKENS, validation_extension
+from schema.notifications.mutations import NotificationMutations
+from schema.notifications.queries import NotificationQueries
 from schema.service_requests.mutations import ServiceRequestMutations
 from schema.service_requests.queries import ServiceRequestQueries
 from schema.services.mutations import ServiceMutations
@@ -46,6 +48,7 @@ class Query(
     ComplianceQueries,
     AdminQueries,
     AnalyticsQueries,
+    NotificationQueries,
 ):
     pass
 
@@ -62,6 +65,7 @@ class Mutation(
     ComplianceMutations,
     WorkMutations,
     AdminMutations,
+    NotificationMutations,
 ):
     pass
 

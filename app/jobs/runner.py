@@ -39,7 +39,11 @@ from repositories.records import TenantRecord
 
 R = TypeVar("R", bound=Repository)
 
-log = structlog.get_logger("tenantgraph.jobs")
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    # a fresh proxy per run: it follows the logging configuration of the moment
+    return structlog.get_logger("tenantgraph.jobs")  # type: ignore[no-any-return]
+
 
 _MAX_ERROR_LENGTH = 300
 
@@ -114,6 +118,7 @@ async def run_job(
     run_id = uuid.uuid4().hex[:12]
     now = now or datetime.now(UTC)
     results: list[TenantResult] = []
+    log = _log()
     tokens = structlog.contextvars.bind_contextvars(job=job.name, run_id=run_id)
     try:
         log.info("job.started", tenants=len(tenants))
@@ -142,6 +147,7 @@ async def _run_for_tenant(
     tokens = structlog.contextvars.bind_contextvars(
         request_id=ctx.request_id, tenant_id=str(tenant.id), tenant_slug=tenant.slug
     )
+    log = _log()
     started = time.perf_counter()
     try:
         with bind_context(ctx):
