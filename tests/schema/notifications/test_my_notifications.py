@@ -199,3 +199,30 @@ async def test_row_level_security_keeps_a_member_to_their_own_notifications(
         text("UPDATE notifications SET read_at = now() WHERE user_id = :alice"), {"alice": alice}
     )
     assert changed.rowcount == 0
+
+
+async def test_deleting_the_subject_deletes_its_notifications(
+    client: httpx.AsyncClient, runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    await remind(runtime_conn, demo)
+    acme = demo.tenants["acme"]
+    reminded = await rows_in(
+        runtime_conn, acme, "SELECT task_id FROM notifications WHERE task_id IS NOT NULL"
+    )
+    task = sorted({r.task_id for r in reminded})[0]
+    alice = await login(client, "alice@acme.test")
+
+    # the runtime role may not delete notifications, but deleting a task takes its reminders
+    deleted = (
+        await gql(
+            client,
+            "mutation($id: ID!) { deleteTask(id: $id) }",
+            {"id": encode_id("Task", task)},
+            session=alice,
+        )
+    ).json()
+    assert deleted == {"data": {"deleteTask": True}}
+    left = await rows_in(
+        runtime_conn, acme, "SELECT id FROM notifications WHERE task_id = :t", {"t": task}
+    )
+    assert left == []
