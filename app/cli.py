@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from app.context import Role
 from app.database import DatabaseUrls, current_revision
 from app.errors import AppError
+from app.jobs.commands import jobs_cli
 from app.settings import ConfigurationError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ members_cli = typer.Typer(help="Manage memberships of users in tenants.", no_arg
 cli.add_typer(tenants_cli, name="tenants")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(members_cli, name="members")
+cli.add_typer(jobs_cli, name="jobs")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

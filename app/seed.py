@@ -18,6 +18,7 @@ from repositories.models import (
     BookingSettings,
     ComplianceRecord,
     HealthLog,
+    Notification,
     OrganizationSettings,
     Service,
     ServiceRequest,
@@ -143,6 +144,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
         "settings": 0,
         "domains": 0,
         "health": 0,
+        "notifications": 0,
     }
 
     tenant_ids: dict[str, uuid.UUID] = {}
@@ -243,6 +245,28 @@ async def seed_demo(session: AsyncSession, *, now: datetime | None = None) -> di
                     "created_at": row["created_at"],
                 }
                 for row in tasks
+            ],
+        )
+        # the reminder a job would have left for each overdue task with an assignee
+        created["notifications"] += await platform.insert_missing(
+            Notification,
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "id": _id(demo.slug, "notification", str(row["id"])),
+                    "user_id": row["assignee_id"],
+                    "kind": "TASK_OVERDUE",
+                    "task_id": row["id"],
+                    "dedupe_key": f"demo:{row['id']}",
+                    "message": f"Overdue task: {row['title']}",
+                    "due_at": row["due_at"],
+                    "created_at": now - timedelta(hours=1),
+                }
+                for row in tasks
+                if row["assignee_id"]
+                and row["due_at"]
+                and row["status"] != "DONE"
+                and row["due_at"] < now
             ],
         )
         withdrawn, slots, bookings = _portal_rows(demo, tenant_id, members, user_ids, now)

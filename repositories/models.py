@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -284,6 +285,47 @@ class HealthLog(TenantOwned, Base):
     check_name: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Notification(TenantOwned, Base):
+    """A reminder for one member about one task, booking or compliance record (revision 0006);
+    `(tenant_id, user_id, dedupe_key)` is unique, which makes the jobs that write them
+    idempotent."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "task_id"], ["tasks.tenant_id", "tasks.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "booking_id"], ["bookings.tenant_id", "bookings.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "compliance_record_id"],
+            ["compliance_records.tenant_id", "compliance_records.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("tenant_id", "user_id", "dedupe_key"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    kind: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    compliance_record_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    dedupe_key: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created_at()
 
 

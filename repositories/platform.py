@@ -59,6 +59,15 @@ class PlatformRepository:
             raise _conflict_or_input(exc, f"a tenant with slug {slug!r} already exists") from None
         return TenantRecord(row.id, row.slug, row.name)
 
+    async def list_active_tenants(self) -> list[TenantRecord]:
+        """Every active tenant, by slug: the one cross-tenant read of the job runner."""
+        rows = await self.session.execute(
+            select(Tenant.id, Tenant.slug, Tenant.name)
+            .where(Tenant.status == "active")
+            .order_by(Tenant.slug)
+        )
+        return [TenantRecord(r.id, r.slug, r.name) for r in rows]
+
     async def get_user_id(self, *, email: str) -> uuid.UUID | None:
         """A user id by email, compared case-insensitively."""
         return await self.session.scalar(

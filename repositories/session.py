@@ -40,9 +40,12 @@ def context_parameters(ctx: TenantContext) -> dict[str, str]:
 async def apply_context(session: AsyncSession, ctx: TenantContext) -> None:
     """Bind `ctx` to the session's transaction with transaction-local settings (`set_config(...,
     true)`; never plain SET, which would outlive the transaction on a pooled connection)."""
-    # the tenant rows may be written in: the context's, or for an anonymous visitor the public
-    # tenant of the host (RLS then allows only the public submissions)
-    session.info["tenant_id"] = ctx.tenant_id if ctx.user_id else ctx.public_tenant_id
+    # the tenant rows may be written in: the context's (a signed-in member's, or a background
+    # job's, which names a tenant and no user), or for an anonymous visitor the public tenant of
+    # the host (RLS then allows only the public submissions)
+    session.info["tenant_id"] = (
+        ctx.tenant_id if ctx.user_id or ctx.tenant_id else ctx.public_tenant_id
+    )
     await session.execute(SET_CONTEXT, context_parameters(ctx))
     if ctx.is_superadmin:
         superadmin_bound(ctx)

@@ -23,6 +23,8 @@ from schema.bookings.queries import BookingQueries
 from schema.compliance.mutations import ComplianceMutations
 from schema.compliance.queries import ComplianceQueries
 from schema.limits import MAX_TOKENS, validation_extension
+from schema.notifications.mutations import NotificationMutations
+from schema.notifications.queries import NotificationQueries
 from schema.platform.mutations import PlatformMutations
 from schema.platform.queries import PlatformQueries
 from schema.service_requests.mutations import ServiceRequestMutations
@@ -48,6 +50,7 @@ class Query(
     ComplianceQueries,
     AdminQueries,
     AnalyticsQueries,
+    NotificationQueries,
     PlatformQueries,
 ):
     pass
@@ -65,6 +68,7 @@ class Mutation(
     ComplianceMutations,
     WorkMutations,
     AdminMutations,
+    NotificationMutations,
     PlatformMutations,
 ):
     pass

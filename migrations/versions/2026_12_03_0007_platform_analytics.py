@@ -19,7 +19,7 @@ built so that no request code can widen it:
   runtime role at all.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from alembic import context, op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -21,6 +21,7 @@ ID_TABLES: dict[str, str] = {
     "Booking": "bookings",
     "ComplianceRecord": "compliance_records",
     "HealthLog": "health_logs",
+    "Notification": "notifications",
     "Service": "services",
     "ServiceRequest": "service_requests",
     "Task": "tasks",

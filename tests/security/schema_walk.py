@@ -80,6 +80,7 @@ ID_TYPES = frozenset(
         "Booking",
         "ComplianceRecord",
         "HealthLog",
+        "Notification",
         "Service",
         "ServiceRequest",
         "Task",
