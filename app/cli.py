@@ -99,6 +99,11 @@ async def _verify(urls: DatabaseUrls, *, data: bool, serving: bool = False) -> R
         await engine.dispose()
 
 
+async def _runtime_checks(urls: DatabaseUrls) -> list[str]:
+    """What `serve` and the jobs refuse to run on: the schema and role checks (no row scans)."""
+    return (await _verify(urls, data=False, serving=True)).problems()
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -117,7 +122,7 @@ def serve(
         raise _fail(str(exc), 2) from None
     with provisioned(settings) as urls:
         # the schema and role checks (no row scans): refuse what would let a request bypass RLS
-        problems = asyncio.run(_verify(urls, data=False, serving=True)).problems()
+        problems = asyncio.run(_runtime_checks(urls))
         if problems:
             for problem in problems:
                 err.print(f"[bold red]refusing to serve:[/] {problem}", highlight=False)
