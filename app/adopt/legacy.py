@@ -182,12 +182,12 @@ def generate_legacy_data(conn: Connection, *, tasks: int, tenants: int = 20) -> 
         ),
         {"n": tenants},
     )
-    # user g: every 50th is a case variant of user g-1's address (legacy emails were compared as
+    # user g: every 25th is a case variant of user g-1's address (legacy emails were compared as
     # written); every 40th has no membership at all (a former employee)
     conn.execute(
         text(
             "INSERT INTO users (email, password_hash, created_at) "
-            "SELECT CASE WHEN g % 50 = 0 THEN 'User' || (g - 1) || '@Legacy.test' "
+            "SELECT CASE WHEN g % 25 = 0 THEN 'User' || (g - 1) || '@Legacy.test' "
             "            ELSE 'user' || g || '@legacy.test' END, "
             "       NULL, now() - interval '400 days' + g * interval '1 second' "
             "FROM generate_series(1, :n) g"
