@@ -19,6 +19,7 @@ from app.adopt.legacy import LEGACY_TABLES, generate_legacy_data, table_counts
 from app.adopt.runner import AdoptionError, Requested, adopt, rollback
 from app.database import DatabaseUrls, current_revision, head_revision, isolation_problems
 from tests.adopt.fixtures import LEGACY_ROWS, U, load_small_legacy, run_sync, scratch_database
+from tests.conftest import migrate_database
 
 SET_TENANT = text(
     "SELECT set_config('app.current_tenant_id', :t, true),"
@@ -45,6 +46,32 @@ def _legacy_snapshot(conn: Connection) -> dict[str, list[tuple[object, ...]]]:
     return snapshot
 
 
+def _schema_signature(conn: Connection) -> dict[str, set[tuple[object, ...]]]:
+    """Columns, constraints, indexes, policies, RLS flags, grants and functions of `public`."""
+    queries = {
+        "columns": "SELECT table_name, column_name, data_type, is_nullable, column_default"
+        " FROM information_schema.columns WHERE table_schema = 'public'",
+        "constraints": "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)"
+        " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+        " WHERE n.nspname = 'public'",
+        "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes"
+        " WHERE schemaname = 'public'",
+        "policies": "SELECT tablename, policyname, cmd, roles::text, qual, with_check"
+        " FROM pg_policies WHERE schemaname = 'public'",
+        "rls": "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+        " AND c.relkind = 'r'",
+        "grants": "SELECT table_name, grantee, privilege_type FROM"
+        " information_schema.role_table_grants WHERE table_schema = 'public'",
+        "functions": "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p"
+        " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'",
+        "triggers": "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal",
+    }
+    return {
+        name: {tuple(r) for r in conn.execute(text(sql)).all()} for name, sql in queries.items()
+    }
+
+
 async def _runtime_problems(urls: DatabaseUrls) -> list[str]:
     engine = create_async_engine(urls.runtime, poolclass=NullPool)
     try:
@@ -61,7 +88,8 @@ async def test_dry_run_reports_where_rows_go_and_changes_nothing(admin_url: URL)
 
         report = await adopt(urls.owner, urls.runtime_role, Requested(), dry_run=True)
 
-        assert report.dry_run and report.ok
+        assert report.dry_run
+        assert report.ok
         assert report.placement["acme"]["tasks"] == 2  # t1, t5
         assert report.placement["globex"]["tasks"] == 2  # t2, t3
         assert report.placement["system"]["tasks"] == 2  # t4, t6
@@ -94,7 +122,8 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
 
         report = await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2))
 
-        assert report.ok and not report.dry_run
+        assert report.ok
+        assert not report.dry_run
         assert {c.table: c.legacy for c in report.counts if c.table in LEGACY_ROWS} == LEGACY_ROWS
         assert report.count("tenants").adopted == 3  # acme, globex and the system tenant
         assert report.count("services").adopted == 4  # consulting twice, audit, retired
@@ -180,10 +209,16 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
             await owner.dispose()
         assert await _runtime_problems(urls) == []
         await _isolation_holds(urls)
+        # exactly the schema of a fresh database
+        adopted_schema = await run_sync(urls.owner, _schema_signature)
+        async with scratch_database(admin_url) as fresh:
+            await migrate_database(fresh)
+            assert await run_sync(fresh.owner, _schema_signature) == adopted_schema
 
         # the adoption runs again: nothing to do, the same report
         again = await adopt(urls.owner, urls.runtime_role, Requested())
-        assert again.already_adopted and again.counts == report.counts
+        assert again.already_adopted
+        assert again.counts == report.counts
 
         # every downgrade, one revision at a time, back to the legacy database
         async def down(target: str) -> None:
@@ -211,7 +246,8 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
         assert await run_sync(urls.owner, _legacy_snapshot) == before
         # and up again, in one go this time
         report = await adopt(urls.owner, urls.runtime_role, Requested(batch_size=1000))
-        assert report.ok and report.count("tasks").adopted == 6
+        assert report.ok
+        assert report.count("tasks").adopted == 6
         await run_sync(urls.owner, adopted)
 
 
@@ -227,7 +263,8 @@ async def _isolation_holds(urls: DatabaseUrls) -> None:
                 transaction = await conn.begin()
                 await conn.execute(SET_TENANT, {"t": str(U(tenant)), "u": str(U(user))})
                 seen = set((await conn.execute(text("SELECT id FROM tasks"))).scalars())
-                assert seen == mine and not seen & others
+                assert seen == mine
+                assert not seen & others
                 services = set((await conn.execute(text("SELECT slug FROM services"))).scalars())
                 assert services == ({"audit", "consulting"} if tenant == "acme" else {"consulting"})
                 # a slug another tenant uses is free here; one this tenant uses is not
@@ -263,7 +300,8 @@ async def test_archived_orphans_and_an_interrupted_backfill_resumed(admin_url: U
                 text("SELECT sum(batches), bool_and(finished) FROM tenantgraph_adopt.progress")
             ).one(),
         )
-        assert progress[0] == 5 and progress[1] is False  # five batches committed, not done
+        assert progress[0] == 5
+        assert progress[1] is False
         # other options than the interrupted run's are refused, with nothing lost
         with pytest.raises(AdoptionError, match="--orphans archive"):
             await adopt(urls.owner, urls.runtime_role, Requested(orphans="system"))
@@ -272,9 +310,11 @@ async def test_archived_orphans_and_an_interrupted_backfill_resumed(admin_url: U
 
         report = await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2))
 
-        assert report.ok and report.orphan_policy == "archive"
+        assert report.ok
+        assert report.orphan_policy == "archive"
         assert "system" not in report.placement
-        assert report.count("tasks").archived == 2 and report.count("tasks").adopted == 4
+        assert report.count("tasks").archived == 2
+        assert report.count("tasks").adopted == 4
         assert report.count("compliance_records").archived == 1  # c2: its task is archived
         assert report.count("services").archived == 1  # retired
         assert report.count("tenants").adopted == 2  # no system tenant
@@ -336,11 +376,10 @@ async def test_bad_input_is_refused_with_nothing_lost(admin_url: URL) -> None:
             ),
         )
         report = await adopt(urls.owner, urls.runtime_role, Requested())
-        assert report.ok and report.count("tasks").adopted == 6
+        assert report.ok
+        assert report.count("tasks").adopted == 6
         # a database with the current schema has nothing to adopt
     async with scratch_database(admin_url) as urls:
-        from tests.conftest import migrate_database
-
         await migrate_database(urls)
         with pytest.raises(AdoptionError, match="already has the current schema"):
             await adopt(urls.owner, urls.runtime_role, Requested())
