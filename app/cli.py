@@ -361,7 +361,14 @@ def adopt(
                 f"(re-run after fixing the data): {exc.orig}"
             ) from None
 
-    result = _with_database(action)
+    try:
+        result = _with_database(action)
+    except KeyboardInterrupt:
+        raise _fail(
+            "interrupted: the batches committed so far are kept; run `tenantgraph adopt` again "
+            "to resume",
+            130,
+        ) from None
     if rollback:
         out.print(f"adoption rolled back (it was at {result}); the legacy tables are in public")
         return

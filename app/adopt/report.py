@@ -188,8 +188,14 @@ def render(report: Report, console: Console) -> None:
             "account keeps the address, the later one is renamed; merge or delete them by hand:",
             highlight=False,
         )
-        for original, new, kept in report.renamed:
+        for original, new, kept in report.renamed[:LISTED]:
             console.print(f"  {original} → {new}  (kept: {kept})", highlight=False)
+        if len(report.renamed) > LISTED:
+            console.print(
+                f"  … {len(report.renamed) - LISTED:,} more "
+                f"(SELECT * FROM {SCHEMA}.renamed_emails)",
+                highlight=False,
+            )
     else:
         console.print("Duplicate emails: none")
 
