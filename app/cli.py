@@ -289,12 +289,12 @@ def adopt(
             "--orphans",
             case_sensitive=False,
             help="Rows no relationship leads to a tenant: to a system tenant, or archived "
-            "[default: system, or what an interrupted run recorded].",
+            "(default: system, or what an interrupted run recorded).",
         ),
     ] = None,
     system_tenant: Annotated[
         str | None,
-        typer.Option("--system-tenant", help="Slug of the system tenant [default: system]."),
+        typer.Option("--system-tenant", help="Slug of the system tenant (default: system)."),
     ] = None,
     rollback: Annotated[
         bool, typer.Option("--rollback", help="Undo an adoption: the legacy tables come back.")
