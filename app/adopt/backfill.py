@@ -17,7 +17,8 @@ Which tenant a row gets (first rule that answers):
 - tasks: a tenant both the assignee and the creator belong to; else the assignee's home; else
   the creator's home;
 - compliance_records: its task's tenant; else the creator's home;
-- audit_logs: the actor's home; else the tenant of the task it names (`target_type = 'task'`);
+- audit_logs: the tenant of the task it names (`target_type = 'task'`) when the actor belongs
+  to it or there is no actor; else the actor's home; else the task's tenant;
 - health_logs: the actor's home;
 - services: every tenant whose tasks use it (the tenant with most of them keeps the row, each
   other one gets a copy with the same id and slug);
@@ -73,7 +74,12 @@ PICK: dict[str, str] = {
         + ")"
     ),
     "audit_logs": (
-        "COALESCE(" + _HOME.format(col="actor_id") + ", CASE WHEN r.target_type = 'task' THEN"
+        "COALESCE(CASE WHEN r.target_type = 'task' THEN"
+        " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id"
+        "  AND (r.actor_id IS NULL OR EXISTS (SELECT 1 FROM public.tenant_memberships m"
+        "   WHERE m.tenant_id = t.tenant_id AND m.user_id = r.actor_id))) END, "
+        + _HOME.format(col="actor_id")
+        + ", CASE WHEN r.target_type = 'task' THEN"
         " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id) END)"
     ),
     "health_logs": _HOME.format(col="actor_id"),

@@ -89,6 +89,13 @@ def _expression(table: str, column: str, tenant: str, legacy: list[str]) -> str 
             "CASE WHEN r.actor_id IS NULL THEN r.details ELSE COALESCE(r.details, '{}'::jsonb)"
             " || jsonb_build_object('legacy_actor_id', r.actor_id) END"
         )
+    if table == "tenant_memberships" and column == "is_default":
+        # one default membership per user now: the home tenant's (the legacy default, else the
+        # oldest membership)
+        return (
+            f"EXISTS (SELECT 1 FROM {A}.user_home h WHERE h.user_id = r.user_id"
+            " AND h.tenant_id = r.tenant_id)"
+        )
     check = REFERENCES.get(table, {}).get(column)
     if check is not None:
         return f"CASE WHEN {check.format(t=tenant, c=column)} THEN r.{column} END"

@@ -62,7 +62,7 @@ LEGACY_ROWS = {
     "services": 3,
     "tasks": 6,
     "compliance_records": 3,
-    "audit_logs": 3,
+    "audit_logs": 4,
     "health_logs": 2,
     "organization_settings": 2,
 }
@@ -76,6 +76,9 @@ def load_small_legacy(conn: Connection) -> None:
     - `Dave@Acme.test` and `dave@acme.test` are two accounts (legacy compared emails as written);
     - eve has no membership: her task t4 and her audit row are orphans; t5, created by alice
       and assigned to eve, goes to acme and loses the assignee (eve is not a member there);
+    - carol's audit row a4 is about t3: it goes to globex, not to her home acme;
+    - carol has two default memberships (the legacy product allowed it): acme, the older, stays
+      her default;
     - service `consulting` is used by acme and globex (copied), `retired` by nobody (orphan);
     - organization settings have two rows (the older one is archived).
     """
@@ -107,7 +110,7 @@ def load_small_legacy(conn: Connection) -> None:
         ("acme", "alice", "ADMIN", True),
         ("globex", "bob", "ADMIN", True),
         ("acme", "carol", "STAFF", True),
-        ("globex", "carol", "STAFF", False),
+        ("globex", "carol", "STAFF", True),
         ("acme", "dave", "CLIENT", True),
     ]:
         x(
@@ -117,6 +120,13 @@ def load_small_legacy(conn: Connection) -> None:
             ),
             {"t": U(tenant), "u": U(user), "r": role, "d": default},
         )
+    x(
+        text(
+            "UPDATE tenant_memberships SET created_at = created_at - interval '1 day'"
+            " WHERE tenant_id = :a"
+        ),
+        {"a": U("acme")},
+    )
     for key, slug in [("consulting", "consulting"), ("audit", "audit"), ("retired", "retired")]:
         x(
             text("INSERT INTO services (id, slug, name) VALUES (:i, :s, :n)"),
@@ -151,7 +161,12 @@ def load_small_legacy(conn: Connection) -> None:
             ),
             {"i": U(key), "t": task and U(task), "n": f"Record {key}", "c": creator and U(creator)},
         )
-    for key, actor, target in [("a1", "alice", None), ("a2", None, "t2"), ("a3", "eve", None)]:
+    for key, actor, target in [
+        ("a1", "alice", None),
+        ("a2", None, "t2"),
+        ("a3", "eve", None),
+        ("a4", "carol", "t3"),
+    ]:
         x(
             text(
                 "INSERT INTO audit_logs (id, actor_id, action, target_type, target_id)"

@@ -151,7 +151,16 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
                 U("a1"): "acme",
                 U("a2"): "globex",  # no actor: the task it names
                 U("a3"): "system",
+                U("a4"): "globex",  # carol (home acme) acting on globex's task
             }
+            defaults = conn.execute(
+                text(
+                    "SELECT t.slug FROM tenant_memberships m JOIN tenants t ON t.id = m.tenant_id"
+                    " WHERE m.user_id = :u AND m.is_default"
+                ),
+                {"u": U("carol")},
+            ).scalars()
+            assert list(defaults) == ["acme"]
             assert _tenant_of(conn, "health_logs") == {U("h1"): "globex", U("h2"): "system"}
             services = conn.execute(
                 text(
