@@ -351,7 +351,11 @@ def adopt(
                     urls.runtime_role,
                     requested,
                     dry_run=dry_run,
-                    hooks=Hooks(on_step=on_step, on_batch=on_batch),
+                    hooks=Hooks(
+                        on_step=on_step,
+                        on_batch=on_batch,
+                        on_phase=lambda what: progress.console.print(f"… {what}", highlight=False),
+                    ),
                 )
         except AdoptionError as exc:
             raise _fail(str(exc), 2) from None

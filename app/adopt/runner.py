@@ -54,6 +54,11 @@ class Requested:
 class Hooks:
     on_step: Callable[[Step, int], None] | None = None
     on_batch: Callable[[Step, int], None] | None = None
+    on_phase: Callable[[str], None] | None = None
+
+    def phase(self, description: str) -> None:
+        if self.on_phase is not None:
+            self.on_phase(description)
 
 
 def _config(sync_conn: Connection, app_role: str) -> Config:
@@ -244,6 +249,7 @@ async def _adopt(
                 c, options, system_id, on_step=hooks.on_step, on_batch=hooks.on_batch
             )
         )
+        hooks.phase("current schema, copying the rows and checking the counts")
         await conn.run_sync(lambda c: _adopt_upgrade(c, app_role, ADOPT_HEAD))
         report = await conn.run_sync(lambda c: build_report(c, dry_run=True))
         await conn.rollback()
@@ -262,6 +268,9 @@ async def _adopt(
         )
 
     await conn.run_sync(backfill_in_batches)
+    hooks.phase(
+        "final sweep, current schema, copying the rows and checking the counts (one transaction)"
+    )
     await conn.run_sync(lambda c: _adopt_upgrade(c, app_role, ADOPT_HEAD))
     await run_migrations(conn, app_role)
     report = await conn.run_sync(lambda c: build_report(c, dry_run=False))
