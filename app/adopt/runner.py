@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -212,9 +214,11 @@ async def adopt(
             try:
                 return await _adopt(conn, app_role, requested, dry_run, hooks, max_batches)
             finally:
-                await conn.rollback()
-                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK})
-                await conn.commit()
+                # the lock belongs to the session: a connection that is gone has released it
+                with contextlib.suppress(DBAPIError, OSError):
+                    await conn.rollback()
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK})
+                    await conn.commit()
     finally:
         await engine.dispose()
 
