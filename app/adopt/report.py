@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.adopt.backfill import LEGACY_SCHEMA, SCHEMA, TENANT_TABLES
+from app.adopt.legacy import LEGACY_TABLES
 from app.adopt.swap import expected_counts
 
 LISTED = 20  # rows listed per kind; the full lists stay in the tenantgraph_adopt schema
@@ -44,6 +45,7 @@ class Report:
     detached: dict[tuple[str, str], int] = field(default_factory=dict)
     service_copies: list[tuple[str, list[str]]] = field(default_factory=list)
     service_copy_total: int = 0
+    unplaced_columns: dict[str, list[str]] = field(default_factory=dict)
     main_revision: str | None = None
     already_adopted: bool = False
 
@@ -100,6 +102,19 @@ def build_report(conn: Connection, *, dry_run: bool) -> Report:
             {"k": LISTED},
         ).all()
     ]
+    for r in conn.execute(
+        text(
+            "SELECT l.table_name, array_agg(l.column_name::text ORDER BY l.ordinal_position) AS cs"
+            " FROM information_schema.columns l WHERE l.table_schema = :legacy"
+            " AND l.table_name = ANY(:tables) AND l.column_name NOT IN ('tenant_id')"
+            " AND NOT (l.table_name = 'health_logs' AND l.column_name = 'actor_id')"
+            " AND NOT EXISTS (SELECT 1 FROM information_schema.columns p"
+            "  WHERE p.table_schema = 'public' AND p.table_name = l.table_name"
+            "  AND p.column_name = l.column_name) GROUP BY 1"
+        ),
+        {"legacy": LEGACY_SCHEMA, "tables": list(LEGACY_TABLES)},
+    ).all():
+        report.unplaced_columns[r.table_name] = list(r.cs)
     report.renamed = [
         (r.original_email, r.new_email, r.kept_email)
         for r in conn.execute(
@@ -207,6 +222,15 @@ def render(report: Report, console: Console) -> None:
         )
         for (table, column), n in sorted(report.detached.items()):
             console.print(f"  {table}.{column}: {n:,}", highlight=False)
+
+    if report.unplaced_columns:
+        console.print(
+            "[bold]Legacy columns the current schema has no place for[/] (their values stay in "
+            f"{LEGACY_SCHEMA}):",
+            highlight=False,
+        )
+        for table, columns in sorted(report.unplaced_columns.items()):
+            console.print(f"  {table}: {', '.join(columns)}", highlight=False)
 
     if report.service_copy_total:
         console.print(

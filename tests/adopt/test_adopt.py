@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -138,8 +138,15 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
         await run_sync(urls.owner, load_small_legacy)
         before = await run_sync(urls.owner, _legacy_snapshot)
 
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(text("ALTER TABLE tasks ADD COLUMN legacy_code text DEFAULT 'x'")),
+        )
+        before = await run_sync(urls.owner, _legacy_snapshot)
+
         report = await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2))
 
+        assert report.unplaced_columns == {"tasks": ["legacy_code"]}
         assert report.ok
         assert not report.dry_run
         assert {c.table: c.legacy for c in report.counts if c.table in LEGACY_ROWS} == LEGACY_ROWS
@@ -301,6 +308,12 @@ async def _isolation_holds(urls: DatabaseUrls) -> None:
                     ),
                     {"t": str(U(tenant))},
                 )
+                await transaction.rollback()
+            # the legacy tables and the bookkeeping are out of the runtime role's reach
+            for table in ("tenantgraph_legacy.tasks", "tenantgraph_adopt.orphans"):
+                transaction = await conn.begin()
+                with pytest.raises(DBAPIError, match="permission denied for schema"):
+                    await conn.execute(text(f"SELECT 1 FROM {table}"))
                 await transaction.rollback()
             transaction = await conn.begin()
             await conn.execute(SET_TENANT, {"t": str(U("acme")), "u": str(U("alice"))})
