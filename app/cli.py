@@ -299,6 +299,14 @@ def adopt(
     rollback: Annotated[
         bool, typer.Option("--rollback", help="Undo an adoption: the legacy tables come back.")
     ] = False,
+    backfill_only: Annotated[
+        bool,
+        typer.Option(
+            "--backfill-only",
+            help="Stop after the backfill, while the legacy application still runs; a later "
+            "`tenantgraph adopt` finishes.",
+        ),
+    ] = False,
 ) -> None:
     """Adopt a legacy single-tenant database: give every row a tenant, then the current schema."""
     from rich.progress import (
@@ -310,7 +318,7 @@ def adopt(
     )
 
     from app.adopt.report import render
-    from app.adopt.runner import AdoptionError, Hooks, Requested
+    from app.adopt.runner import AdoptionError, BackfillSummary, Hooks, Requested
     from app.adopt.runner import adopt as run_adoption
     from app.adopt.runner import rollback as run_rollback
 
@@ -320,6 +328,7 @@ def adopt(
         orphans=orphans.value if orphans else None,
         system_tenant=system_tenant,
         batch_size=batch_size,
+        backfill_only=backfill_only,
     )
     progress = Progress(
         TextColumn("{task.description:<28}"),
@@ -375,6 +384,17 @@ def adopt(
         ) from None
     if rollback:
         out.print(f"adoption rolled back (it was at {result}); the legacy tables are in public")
+        return
+    if isinstance(result, BackfillSummary):
+        for table, (placed, pending, orphans) in result.tables.items():
+            out.print(
+                f"{table}: {placed:,} with a tenant, {pending:,} without ({orphans:,} orphans)",
+                highlight=False,
+            )
+        out.print(
+            "backfill done; stop the legacy application, then run `tenantgraph adopt` again to "
+            "sweep up its last writes and switch to the current schema"
+        )
         return
     render(result, out)
     if not result.ok:

@@ -50,6 +50,16 @@ class Requested:
     orphans: str | None = None
     system_tenant: str | None = None
     batch_size: int = 1000
+    # stop after the backfill (the legacy application may keep running); a later run finishes
+    backfill_only: bool = False
+
+
+@dataclass(frozen=True)
+class BackfillSummary:
+    """Where a backfill stopped on purpose (`--backfill-only`): per table, rows with a tenant,
+    rows still without one, and orphans so far."""
+
+    tables: dict[str, tuple[int, int, int]]
 
 
 @dataclass
@@ -200,7 +210,7 @@ async def adopt(
     dry_run: bool = False,
     hooks: Hooks | None = None,
     max_batches: int | None = None,
-) -> Report:
+) -> Report | BackfillSummary:
     """Adopt the legacy database at `owner` (the schema owner's URL); the report of what was (or,
     with `dry_run`, would be) done. Raises AdoptionError with nothing lost."""
     hooks = hooks or Hooks()
@@ -230,7 +240,7 @@ async def _adopt(
     dry_run: bool,
     hooks: Hooks,
     max_batches: int | None,
-) -> Report:
+) -> Report | BackfillSummary:
     revision = await conn.run_sync(adopt_revision)
     if revision == ADOPT_HEAD:
         # adopted already: bring the main chain to head and tell what the adoption did
@@ -272,6 +282,10 @@ async def _adopt(
         )
 
     await conn.run_sync(backfill_in_batches)
+    if requested.backfill_only:
+        summary = await conn.run_sync(_summary)
+        await conn.commit()
+        return summary
     hooks.phase(
         "final sweep, current schema, copying the rows and checking the counts (one transaction)"
     )
@@ -280,6 +294,22 @@ async def _adopt(
     report = await conn.run_sync(lambda c: build_report(c, dry_run=False))
     await conn.commit()
     return report
+
+
+def _summary(sync_conn: Connection) -> BackfillSummary:
+    tables = {}
+    for table in TENANT_TABLES:
+        row = sync_conn.execute(
+            text(
+                f"SELECT count(*) FILTER (WHERE r.tenant_id IS NOT NULL) AS placed,"
+                f" count(*) FILTER (WHERE r.tenant_id IS NULL) AS pending,"
+                f" (SELECT count(*) FROM {SCHEMA}.orphans o WHERE o.table_name = :t) AS orphans"
+                f" FROM public.{table} r"
+            ),
+            {"t": table},
+        ).one()
+        tables[table] = (int(row.placed), int(row.pending), int(row.orphans))
+    return BackfillSummary(tables)
 
 
 async def rollback(owner: URL, app_role: str) -> str:

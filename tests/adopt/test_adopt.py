@@ -144,12 +144,31 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
         )
         before = await run_sync(urls.owner, _legacy_snapshot)
 
+        # the backfill alone first, as while the legacy application still runs
+        summary = await adopt(
+            urls.owner, urls.runtime_role, Requested(batch_size=2, backfill_only=True)
+        )
+        assert isinstance(summary, runner.BackfillSummary)
+        assert summary.tables["tasks"] == (6, 0, 2)  # t4, t6 in the system tenant already
+        assert await run_sync(urls.owner, runner.main_revision) is None
+        # ... which writes a task meanwhile: the final sweep places it
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(
+                text("INSERT INTO tasks (id, title, assignee_id) VALUES (:i, 'Task late', :a)"),
+                {"i": U("late"), "a": U("bob")},
+            ),
+        )
+
         report = await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2))
 
         assert report.unplaced_columns == {"tasks": ["legacy_code"]}
         assert report.ok
         assert not report.dry_run
-        assert {c.table: c.legacy for c in report.counts if c.table in LEGACY_ROWS} == LEGACY_ROWS
+        assert {c.table: c.legacy for c in report.counts if c.table in LEGACY_ROWS} == {
+            **LEGACY_ROWS,
+            "tasks": 7,
+        }
         assert report.count("tenants").adopted == 3  # acme, globex and the system tenant
         assert report.count("services").adopted == 4  # consulting twice, audit, retired
         assert report.count("tasks").to_system == 2
@@ -166,6 +185,7 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
                 U("t4"): "system",
                 U("t5"): "acme",  # creator alice's tenant
                 U("t6"): "system",
+                U("late"): "globex",  # written after the backfill, placed by the final sweep
             }
             assert _tenant_of(conn, "compliance_records") == {
                 U("c1"): "acme",
@@ -269,7 +289,7 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
                     text("SELECT count(*) FROM public.tasks WHERE tenant_id IS NOT NULL")
                 ).scalar_one(),
             )
-            == 6
+            == 7
         )  # the backfill is still there
         await down("adopt_0002")
         await down("adopt_0001")
@@ -277,11 +297,22 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
         await run_sync(
             urls.owner, lambda c: c.execute(text("DROP SCHEMA tenantgraph_adopt CASCADE"))
         )
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(text("DELETE FROM tasks WHERE id = :i"), {"i": U("late")}),
+        )
         assert await run_sync(urls.owner, _legacy_snapshot) == before
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(
+                text("INSERT INTO tasks (id, title, assignee_id) VALUES (:i, 'Task late', :a)"),
+                {"i": U("late"), "a": U("bob")},
+            ),
+        )
         # and up again, in one go this time
         report = await adopt(urls.owner, urls.runtime_role, Requested(batch_size=1000))
         assert report.ok
-        assert report.count("tasks").adopted == 6
+        assert report.count("tasks").adopted == 7
         await run_sync(urls.owner, adopted)
 
 
@@ -292,7 +323,12 @@ async def _isolation_holds(urls: DatabaseUrls) -> None:
         async with engine.connect() as conn:
             for tenant, user, mine, others in (
                 ("acme", "alice", {U("t1"), U("t5")}, {U("t2"), U("t3"), U("t4"), U("t6")}),
-                ("globex", "bob", {U("t2"), U("t3")}, {U("t1"), U("t5"), U("t4"), U("t6")}),
+                (
+                    "globex",
+                    "bob",
+                    {U("t2"), U("t3"), U("late")},
+                    {U("t1"), U("t5"), U("t4"), U("t6")},
+                ),
             ):
                 transaction = await conn.begin()
                 await conn.execute(SET_TENANT, {"t": str(U(tenant)), "u": str(U(user))})

@@ -51,13 +51,21 @@ async def test_adopt_command(admin_url: URL) -> None:
         assert "the database is unchanged" in dry.stdout
         assert await run_sync(urls.owner, adopt_revision) is None
 
-        done = _cli(urls.owner, "--batch-size", "2", "--system-tenant", "orphanage")
+        first = _cli(
+            urls.owner, "--backfill-only", "--batch-size", "2", "--system-tenant", "orphanage"
+        )
+        assert first.returncode == 0, first.stderr
+        assert "tasks: 6 with a tenant, 0 without (2 orphans)" in first.stdout
+        assert "backfill done" in first.stdout
+        assert await run_sync(urls.owner, adopt_revision) == "adopt_0002"
+
+        done = _cli(urls.owner)
         assert done.returncode == 0, done.stderr
         assert "Adoption report" in done.stdout
         assert "counts check: ok" in done.stdout
         assert "orphanage (system)" in done.stdout
         assert "every tenant table is protected" in done.stdout  # verify ran at the end
-        assert "tasks" in done.stderr  # the progress bars
+        assert "tasks" in first.stderr  # the progress bars
 
         again = _cli(urls.owner)
         assert again.returncode == 0, again.stderr
