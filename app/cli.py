@@ -8,12 +8,13 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -326,6 +327,139 @@ def _print_report(report: Report) -> None:
         f"(runtime role {escape(report.runtime_role)})",
         highlight=False,
     )
+
+
+class OrphanPolicy(StrEnum):
+    system = "system"
+    archive = "archive"
+
+
+@cli.command()
+def adopt(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would go where; change nothing.")
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=100_000, help="Rows per committed batch.")
+    ] = 1000,
+    orphans: Annotated[
+        OrphanPolicy | None,
+        typer.Option(
+            "--orphans",
+            case_sensitive=False,
+            help="Rows no relationship leads to a tenant: to a system tenant, or archived "
+            "(default: system, or what an interrupted run recorded).",
+        ),
+    ] = None,
+    system_tenant: Annotated[
+        str | None,
+        typer.Option("--system-tenant", help="Slug of the system tenant (default: system)."),
+    ] = None,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Undo an adoption: the legacy tables come back.")
+    ] = False,
+    backfill_only: Annotated[
+        bool,
+        typer.Option(
+            "--backfill-only",
+            help="Stop after the backfill, while the legacy application still runs; a later "
+            "`tenantgraph adopt` finishes.",
+        ),
+    ] = False,
+) -> None:
+    """Adopt a legacy single-tenant database: give every row a tenant, then the current schema."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from app.adopt.report import render
+    from app.adopt.runner import AdoptionError, BackfillSummary, Hooks, Requested
+    from app.adopt.runner import adopt as run_adoption
+    from app.adopt.runner import rollback as run_rollback
+
+    if system_tenant is not None:
+        system_tenant = system_tenant.strip().lower()
+    requested = Requested(
+        orphans=orphans.value if orphans else None,
+        system_tenant=system_tenant,
+        batch_size=batch_size,
+        backfill_only=backfill_only,
+    )
+    progress = Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def on_step(step: Any, total: int) -> None:
+        tasks[step.name] = progress.add_task(step.name, total=max(total, 1))
+
+    def on_batch(step: Any, seen: int) -> None:
+        task = tasks[step.name]
+        if step.kind in ("setup", "settings"):
+            progress.update(task, completed=progress.tasks[task].total)
+        else:
+            progress.advance(task, seen)
+
+    async def action(urls: DatabaseUrls) -> Any:
+        try:
+            if rollback:
+                return await run_rollback(urls.owner, urls.runtime_role)
+            with progress:
+                return await run_adoption(
+                    urls.owner,
+                    urls.runtime_role,
+                    requested,
+                    dry_run=dry_run,
+                    hooks=Hooks(
+                        on_step=on_step,
+                        on_batch=on_batch,
+                        on_phase=lambda what: progress.console.print(f"… {what}", highlight=False),
+                    ),
+                )
+        except AdoptionError as exc:
+            raise _fail(str(exc), 2) from None
+        except DBAPIError as exc:
+            raise _fail(
+                "the database refused a step and it was rolled back, nothing lost "
+                f"(re-run after fixing the data): {exc.orig}"
+            ) from None
+
+    try:
+        result = _with_database(action)
+    except KeyboardInterrupt:
+        raise _fail(
+            "interrupted: the batches committed so far are kept; run `tenantgraph adopt` again "
+            "to resume",
+            130,
+        ) from None
+    if rollback:
+        out.print(f"adoption rolled back (it was at {result}); the legacy tables are in public")
+        return
+    if isinstance(result, BackfillSummary):
+        for table, (placed, pending, orphans) in result.tables.items():
+            out.print(
+                f"{table}: {placed:,} with a tenant, {pending:,} without ({orphans:,} orphans)",
+                highlight=False,
+            )
+        out.print(
+            "backfill done; stop the legacy application, then run `tenantgraph adopt` again to "
+            "sweep up its last writes and switch to the current schema"
+        )
+        return
+    render(result, out)
+    if not result.ok:
+        raise typer.Exit(1)
+    if not dry_run:
+        verify()
 
 
 @cli.command("export-schema")
