@@ -17,7 +17,13 @@ from app.adopt import runner
 from app.adopt.backfill import BackfillInterrupted
 from app.adopt.legacy import LEGACY_TABLES, generate_legacy_data, table_counts
 from app.adopt.runner import AdoptionError, Requested, adopt, rollback
-from app.database import DatabaseUrls, current_revision, head_revision, isolation_problems
+from app.database import (
+    DatabaseUrls,
+    current_revision,
+    head_revision,
+    isolation_problems,
+    run_downgrade,
+)
 from tests.adopt.fixtures import LEGACY_ROWS, U, load_small_legacy, run_sync, scratch_database
 from tests.conftest import migrate_database
 
@@ -280,6 +286,13 @@ async def test_adoption_with_a_system_tenant_then_every_downgrade(admin_url: URL
                 urls.owner, lambda c: runner._adopt_downgrade(c, urls.runtime_role, target)
             )
 
+        # the main revisions after the adoption's baseline come off first
+        engine = create_async_engine(urls.owner, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await run_downgrade(conn, urls.runtime_role, runner.MAIN_BASELINE)
+        finally:
+            await engine.dispose()
         await down("adopt_0003")
         assert await run_sync(urls.owner, runner.main_revision) is None
         assert (
