@@ -6,7 +6,10 @@
 
 Signs in as alice@acme.test (demo password), then fires the page (`tasks(first: 50)` with
 assignee and createdBy, no totalCount) with a fixed concurrency after a warm-up, and prints
-throughput and latency percentiles. Not the benchmark of `make bench`: a probe for one change
+throughput and latency percentiles, and with `--pid` (the server's process) the CPU time the
+server process and PostgreSQL (every process under the postmaster of `--pgdata`) spent per
+request: on a shared machine wall-clock figures follow the neighbours' load, CPU time per
+request much less. Not the benchmark of `make bench`: a probe for one change
 at a time, run before and after it on the same machine.
 """
 
@@ -14,10 +17,48 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import time
+from pathlib import Path
 
 import httpx
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> tuple[float, float]:
+    """(own, reaped children's) CPU seconds of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK, (int(fields[13]) + int(fields[14])) / TICK
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _postmaster(pgdata: str) -> int:
+    return int(Path(pgdata, "postmaster.pid").read_text().split()[0])
+
+
+def database_cpu(postmaster: int) -> float:
+    own, reaped = _cpu(postmaster)
+    total = own + reaped
+    for child in _children(postmaster):
+        with contextlib.suppress(OSError):
+            total += sum(_cpu(child))
+    return total
+
 
 PAGE = (
     "query { tasks(first: 50) { edges { node { id title status assignee { email } "
@@ -33,7 +74,12 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pid", type=int, help="the server process (CPU per request)")
+    parser.add_argument("--pgdata", default=".pgdata/pg", help="the embedded server's cluster")
     args = parser.parse_args()
+    postmaster = None
+    if args.pid:
+        postmaster = _postmaster(args.pgdata)
     url = f"http://127.0.0.1:{args.port}/graphql"
     host = {"Host": f"acme.localhost:{args.port}"}
     limits = httpx.Limits(max_connections=args.concurrency)
@@ -68,12 +114,19 @@ async def main() -> None:
 
         await run(args.warmup)
         for i in range(args.runs):
+            if args.pid:
+                app_before, db_before = sum(_cpu(args.pid)), database_cpu(postmaster)
             wall, lat = await run(args.requests)
             q = statistics.quantiles(lat, n=100)
+            cpu = ""
+            if args.pid:
+                app_ms = (sum(_cpu(args.pid)) - app_before) * 1000 / args.requests
+                db_ms = (database_cpu(postmaster) - db_before) * 1000 / args.requests
+                cpu = f"  CPU/request: app {app_ms:5.2f} ms, PostgreSQL {db_ms:5.2f} ms"
             print(
                 f"run {i + 1}: {args.requests / wall:7.1f} req/s  p50 {q[49] * 1000:6.2f} ms  "
                 f"p95 {q[94] * 1000:6.2f} ms  p99 {q[98] * 1000:6.2f} ms  "
-                f"(concurrency {args.concurrency})"
+                f"(concurrency {args.concurrency}){cpu}"
             )
 
 
