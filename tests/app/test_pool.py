@@ -66,3 +66,42 @@ async def test_a_dropped_pooled_connection_is_replaced_without_an_error(
             assert await _slugs(client, "acme.localhost") == acme
     finally:
         await database.dispose()
+
+
+async def _plans_of_begin(database: Database) -> list[int]:
+    """How often each statement prepared on the (single) pooled connection that binds the
+    context has been planned, i.e. executed: PostgreSQL's own count."""
+    assert database.engine is not None
+    async with database.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT generic_plans + custom_plans AS runs FROM pg_prepared_statements"
+                " WHERE statement LIKE '%tenantgraph_begin(%' AND statement NOT LIKE '%pg_prep%'"
+            )
+        )
+        return [int(r.runs) for r in rows]
+
+
+async def test_the_default_engine_reuses_prepared_statements(
+    test_database: SuiteDatabase, settings: Settings
+) -> None:
+    # given the default engine (no PgBouncer) and the PgBouncer one, one connection each
+    for pgbouncer in (False, True):
+        database = Database.connect(test_database.urls.runtime, pool_size=1, pgbouncer=pgbouncer)
+        app = create_app(settings=settings, database=database)
+        try:
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40101))
+            async with httpx.AsyncClient(transport=transport) as client:
+                # when both tenants' catalogues are read a few times in turn
+                for _ in range(3):
+                    assert await _slugs(client, "acme.localhost")
+                    assert await _slugs(client, "globex.localhost")
+            runs = await _plans_of_begin(database)
+        finally:
+            await database.dispose()
+        if pgbouncer:
+            # then behind PgBouncer nothing prepared is run twice (unique names, no cache)
+            assert all(n <= 1 for n in runs), runs
+        else:
+            # then by default the first statement is prepared once and run for every request
+            assert runs == [6], runs
