@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -80,8 +81,11 @@ def runtime_url(settings: Settings) -> URL:
 def create_engine(
     url: URL, *, pool_size: int = 5, pgbouncer: bool = False, **kwargs: Any
 ) -> AsyncEngine:
-    """The runtime engine. `pool_pre_ping` checks a pooled connection before handing it out, so
-    that after a database restart the pool reconnects by itself instead of failing requests.
+    """The runtime engine. No `pool_pre_ping` (a round trip before every request): a connection
+    that died with the server fails on its first statement, SQLAlchemy then invalidates it and
+    every connection pooled before it, and the unit of work runs that first statement again on a
+    fresh one (`Database.unit_of_work`), so a restart still costs no request an error once the
+    server is back.
 
     Behind PgBouncer in transaction pooling mode nothing prepared may be reused across
     transactions: neither asyncpg's statement cache nor SQLAlchemy's, and the statements SQLAlchemy
@@ -99,7 +103,6 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        pool_pre_ping=True,
         connect_args=connect_args,
         **kwargs,
     )
@@ -152,7 +155,7 @@ class Database:
         async with self.sessionmaker() as session:
             uow = UnitOfWork(session)
             try:
-                await apply_context(session, ctx)
+                await _bind(session, ctx)
                 yield uow
             except BaseException:
                 await session.rollback()
@@ -161,6 +164,19 @@ class Database:
                 await session.rollback()
             else:
                 await session.commit()
+
+
+async def _bind(session: AsyncSession, ctx: TenantContext) -> None:
+    """The unit of work's first statement, once more on a fresh connection if the pooled one was
+    dead (the server restarted or dropped it since it was pooled). Nothing of the unit of work
+    has run yet, so the retry repeats nothing; a second failure is the caller's (503)."""
+    try:
+        await apply_context(session, ctx)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        await session.rollback()  # gives the dead connection back; the next checkout is new
+        await apply_context(session, ctx)
 
 
 # --- provisioning and checks ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from repositories.records import (
     TenantRecord,
     UserRecord,
 )
-from repositories.session import apply_context
+from repositories.session import BOUND_STATE, apply_context
 
 _LOGIN_LOOKUP = text(
     "SELECT id, password_hash, token_version FROM tenantgraph_login_lookup(:email)"
@@ -44,7 +44,14 @@ class AuthRepository(Repository):
 
     async def session_state(self) -> SessionState | None:
         """The user's token version and its membership in the context tenant, or None when the
-        user no longer exists."""
+        user no longer exists.
+
+        The statement that bound this context to the transaction has read it already (same
+        transaction, same RLS context): that answer is used once, without another round trip.
+        Any later call, or one for another identity, reads it again."""
+        bound = self.session.info.pop(BOUND_STATE, None)
+        if bound is not None and bound[:2] == (self.ctx.tenant_id, self.ctx.user_id):
+            return bound[2]
         m = TenantMembership
         row = (
             await self._execute(
@@ -104,6 +111,7 @@ class AuthRepository(Repository):
 
     async def bump_token_version(self) -> int:
         """Invalidate every token issued so far to the context user."""
+        self.session.info.pop(BOUND_STATE, None)  # what the transaction began with is stale now
         result = await self._execute(
             update(User)
             .where(User.id == self.ctx.user_id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Result
+from sqlalchemy import ColumnElement, Executable, Result, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,3 +114,10 @@ def _integrity_error(exc: IntegrityError) -> Exception:
     if sqlstate in (_FOREIGN_KEY_VIOLATION, _CHECK_VIOLATION):
         return BadUserInput("The input refers to something that does not exist or is invalid")
     return exc
+
+
+def one_of(column: Any, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """`column = ANY($1::uuid[])`: one statement text whatever the number of ids, so a batched
+    load is prepared once per connection and reused (an `IN` list renders one placeholder per
+    id, which makes a new prepared statement for every batch size)."""
+    return column == any_(bindparam(None, list(ids), type_=ARRAY(UUID(as_uuid=True))))

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from app.errors import BadUserInput, Conflict, NotFound
 from repositories import pagination
 from repositories.audit import AuditRepository
-from repositories.base import TenantRepository
+from repositories.base import TenantRepository, one_of
 from repositories.models import Booking, Service
 from repositories.pagination import Cursor, Page
 
@@ -58,7 +58,7 @@ class ServiceRepository(TenantRepository):
         """Services of the context tenant among `ids`, active or not (what a booking or a slot
         refers to stays readable after the service is withdrawn); others are absent."""
         result = await self._execute(
-            select(Service).where(Service.tenant_id == self.tenant_id, Service.id.in_(list(ids)))
+            select(Service).where(Service.tenant_id == self.tenant_id, one_of(Service.id, ids))
         )
         return {row.id: row for row in result.scalars()}
 

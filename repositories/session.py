@@ -10,17 +10,21 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app.context import TenantContext
+from app.context import Role, TenantContext
 from app.errors import TenantMismatch
 from app.security_events import superadmin_bound
 from repositories.models import TenantOwned
+from repositories.records import SessionState
 
+# session.info key: (tenant id, user id, state) read by the statement that bound the context
+BOUND_STATE = "tenantgraph.bound_session_state"
+
+# The first statement of every unit of work: the transaction-local settings RLS reads, then (in
+# the same round trip, strictly after them) the state a signed-in user's token depends on. See
+# migration 0008 for why this is a plpgsql function and not one plain SELECT.
 SET_CONTEXT = text(
-    "SELECT set_config('app.current_tenant_id', :tenant_id, true),"
-    " set_config('app.current_user_id', :user_id, true),"
-    " set_config('app.is_superadmin', :is_superadmin, true),"
-    " set_config('app.public_tenant_id', :public_tenant_id, true),"
-    " set_config('statement_timeout', :statement_timeout, true)"
+    "SELECT token_version, role, membership_status, tenant_status FROM tenantgraph_begin("
+    ":tenant_id, :user_id, :is_superadmin, :public_tenant_id, :statement_timeout)"
 )
 # A backstop for any statement of a request or job: one runaway query cannot hold a pooled
 # connection (and a CPU) for long. Transaction-local, so it also works behind PgBouncer.
@@ -37,18 +41,32 @@ def context_parameters(ctx: TenantContext) -> dict[str, str]:
     }
 
 
-async def apply_context(session: AsyncSession, ctx: TenantContext) -> None:
+async def apply_context(session: AsyncSession, ctx: TenantContext) -> SessionState | None:
     """Bind `ctx` to the session's transaction with transaction-local settings (`set_config(...,
-    true)`; never plain SET, which would outlive the transaction on a pooled connection)."""
+    true)`; never plain SET, which would outlive the transaction on a pooled connection).
+
+    With a user, the same statement reads the user's session state under the new settings; it
+    is returned and kept for `AuthRepository.session_state` (None: no user, or the user is gone).
+    """
     # the tenant rows may be written in: the context's (a signed-in member's, or a background
     # job's, which names a tenant and no user), or for an anonymous visitor the public tenant of
     # the host (RLS then allows only the public submissions)
     session.info["tenant_id"] = (
         ctx.tenant_id if ctx.user_id or ctx.tenant_id else ctx.public_tenant_id
     )
-    await session.execute(SET_CONTEXT, context_parameters(ctx))
+    row = (await session.execute(SET_CONTEXT, context_parameters(ctx))).first()
     if ctx.is_superadmin:
         superadmin_bound(ctx)
+    state = None
+    if row is not None:
+        state = SessionState(
+            token_version=row.token_version,
+            role=Role(row.role) if row.role else None,
+            membership_active=row.membership_status == "active",
+            tenant_active=row.tenant_status == "active",
+        )
+    session.info[BOUND_STATE] = (ctx.tenant_id, ctx.user_id, state) if ctx.user_id else None
+    return state
 
 
 @event.listens_for(Session, "before_flush")

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from app.errors import BadUserInput, NotFound
 from repositories import pagination
 from repositories.audit import AuditRepository
-from repositories.base import TenantRepository
+from repositories.base import TenantRepository, one_of
 from repositories.models import Task
 from repositories.pagination import Cursor, Page
 from repositories.users import UserRepository
@@ -71,7 +71,7 @@ class TaskRepository(TenantRepository):
         """The visible tasks among `ids`; the others are simply absent."""
         if not ids:
             return {}
-        result = await self._execute(select(Task).where(Task.id.in_(list(ids)), *self._visible()))
+        result = await self._execute(select(Task).where(one_of(Task.id, ids), *self._visible()))
         return {task.id: task for task in result.scalars()}
 
     async def list(

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from repositories.base import TenantRepository
+from repositories.base import TenantRepository, one_of
 from repositories.models import TenantMembership, User
 from repositories.records import UserRecord
 
@@ -18,7 +18,7 @@ class UserRepository(TenantRepository):
         rows = await self._execute(
             select(User.id, User.email, m.display_name)
             .join(m, (m.user_id == User.id) & (m.tenant_id == self.tenant_id))
-            .where(User.id.in_(list(ids)))
+            .where(one_of(User.id, ids))
         )
         return {r.id: UserRecord(r.id, r.email, r.display_name) for r in rows}
 

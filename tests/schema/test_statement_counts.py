@@ -106,3 +106,48 @@ async def test_list_cost_is_constant_in_page_size(
     # the larger page really holds more rows (else the comparison proves nothing)
     assert sizes[40] > sizes[case.small] == case.small, sizes
     assert costs[case.small] == costs[40], (costs, statements)
+
+
+PORTAL_PAGE = (
+    "query($first: Int) { tasks(first: $first) "
+    "{ edges { node { id title assignee { email } createdBy { email } } } } }"
+)
+
+
+async def test_portal_task_page_costs_three_statements(
+    client: httpx.AsyncClient, runtime_conn: AsyncConnection
+) -> None:
+    """The portal's task page: the statement that binds the context and checks the session,
+    the page, one batched user load; no count unless `totalCount` is asked for. The texts do
+    not depend on the page size either, so each is prepared once per connection and reused."""
+    session = await login(client, "alice@acme.test")
+    other = await login(client, "dave@initech.test", host="initech.localhost")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    sync_conn = runtime_conn.sync_connection
+    assert sync_conn is not None
+    event.listen(sync_conn, "before_cursor_execute", count)
+    try:
+        seen: dict[tuple[str, int], tuple[tuple[str, ...], set[str]]] = {}
+        for who in (session, other):
+            for first in (5, 50):
+                statements.clear()
+                body = (await gql(client, PORTAL_PAGE, {"first": first}, session=who)).json()
+                assert "errors" not in body, body
+                edges = body["data"]["tasks"]["edges"]
+                seen[(who.host, first)] = (tuple(statements), {e["node"]["id"] for e in edges})
+                assert "tenantgraph_begin" in statements[0]
+                assert not any("count(" in s.lower() for s in statements), statements
+    finally:
+        event.remove(sync_conn, "before_cursor_execute", count)
+    for who in (session, other):
+        small, large = seen[(who.host, 5)], seen[(who.host, 50)]
+        assert len(small[1]) == 5 < len(large[1])
+        assert len(small[0]) <= 3, small[0]
+        assert small[0] == large[0]
+    # each tenant's page is its own: no task of one appears in the other's
+    assert not seen[(session.host, 50)][1] & seen[(other.host, 50)][1]
