@@ -32,6 +32,7 @@ from app.security_events import SecurityEventRecorder
 from app.settings import Settings
 from repositories.audit import changed_tenants
 from repositories.auth import AuthRepository
+from repositories.platform_analytics import answered_audited_read
 from repositories.records import TenantRecord
 from schema.context import Context, Loaders
 from schema.limits import MAX_QUERY_CHARS
@@ -389,7 +390,11 @@ class GraphQLEndpoint:
             changed = changed_tenants(uow.session)
             if changed:
                 await self.cache.invalidate(changed)
-        body: dict[str, Any] = {"data": result.data}
+        data = result.data
+        if uow.rollback_only and answered_audited_read(uow.session):
+            # the audit row of a cross-tenant read went with the rollback: so does its answer
+            data = None
+        body: dict[str, Any] = {"data": data}
         if result.errors:
             body["errors"] = [format_error(e, request_id) for e in result.errors]
         response = JSONResponse(body)

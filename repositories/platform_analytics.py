@@ -3,8 +3,10 @@
 This is the only read that crosses tenants, and it does not happen here: the repository calls
 `tenantgraph_platform_analytics` (revision 0007), a SECURITY DEFINER function that checks the
 caller is a super-admin in a platform session, writes the audit row naming them, and returns
-counts only. Without that function the runtime role sees no row of any tenant in a platform
-session (no tenant is bound).
+counts only. The audit row lives and dies with the request's transaction: a document rolled
+back for an error in another field drops it, and the endpoint then drops the answer too
+(`answered_audited_read`), so no figure leaves without its row. Without that function the
+runtime role sees no row of any tenant in a platform session (no tenant is bound).
 
 Days are UTC calendar days (tenants keep their own time zones; the platform view has none):
 the period runs from `start` 00:00 UTC up to, not including, the day after `end`.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -26,6 +29,14 @@ from repositories.base import Repository
 _ANALYTICS = text("SELECT * FROM tenantgraph_platform_analytics(:start, :end, :request_id)")
 _AUDIT = text("SELECT tenantgraph_platform_audit(:action, :request_id)")
 _INSUFFICIENT_PRIVILEGE = "42501"
+# session.info key: set once the function answered (its audit row is in this transaction)
+AUDITED_READ = "tenantgraph.audited_read"
+
+
+def answered_audited_read(session: Any) -> bool:
+    """Whether this transaction answered a read whose audit row it holds: rolling it back
+    would drop the audit row, so the answer must be dropped with it."""
+    return bool(session.info.get(AUDITED_READ))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,7 @@ class PlatformAnalyticsRepository(Repository):
             if _refused(exc):
                 raise Forbidden("Only a platform super-admin may do this") from None
             raise
+        self.session.info[AUDITED_READ] = True
         tenants = tuple(TenantActivity(**row._mapping) for row in rows)
         totals = {name: sum(getattr(t, name) for t in tenants) for name in COUNTERS}
         return PlatformSummary(start=first, end=last, tenants=tenants, totals=totals)

@@ -1,0 +1,82 @@
+"""The platform dashboard is never answered without its audit row.
+
+`tenantgraph_platform_analytics` writes the audit row in the request's transaction before it
+answers. A document whose other field fails is rolled back as a whole (all or nothing), and the
+audit row with it: such an answer must not carry the cross-tenant figures either."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from app.database import Database
+from app.main import create_app
+from app.settings import Settings
+from tests.helpers import DemoData, error_codes, gql
+from tests.schema.platform.test_platform import ROOT, platform_login
+
+# `task` is nullable and refused in a platform session: it fails alone, the rest of the
+# document would still be answered
+WITH_A_FAILING_FIELD = """
+query { platformAnalytics { tenants { slug tasksTotal revenueCents } } task(id: "nope") { id } }
+"""
+ALONE = "query { platformAnalytics { tenants { slug tasksTotal revenueCents } } }"
+
+
+@pytest.fixture
+async def committing(
+    runtime_engine: AsyncEngine, owner_engine: AsyncEngine, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on real, committed transactions: what the audit log keeps is read back by the
+    owner, as an operator would."""
+    database = Database(async_sessionmaker(runtime_engine, expire_on_commit=False), None)
+    app = create_app(settings=settings, database=database)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40021))
+    async with httpx.AsyncClient(transport=transport) as client:
+        yield client
+
+
+async def audited(owner_engine: AsyncEngine, request_id: str) -> list[tuple[uuid.UUID, str]]:
+    async with owner_engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT actor_user_id, action FROM platform_audit_logs WHERE request_id = :r"),
+            {"r": request_id},
+        )
+        return [(r.actor_user_id, r.action) for r in rows]
+
+
+async def test_a_failing_sibling_field_never_returns_unaudited_platform_figures(
+    committing: httpx.AsyncClient, owner_engine: AsyncEngine, demo: DemoData
+) -> None:
+    session = await platform_login(committing)
+    failing, alone = uuid.uuid4().hex, uuid.uuid4().hex
+    try:
+        # given a document whose other field fails, then the whole answer is rolled back...
+        response = await gql(
+            committing, WITH_A_FAILING_FIELD, session=session, headers={"X-Request-Id": failing}
+        )
+        body = response.json()
+        assert error_codes(body) == ["FORBIDDEN"]
+        assert await audited(owner_engine, failing) == []
+        # ...and so it carries no figure of any tenant either
+        assert (body.get("data") or {}).get("platformAnalytics") is None, body
+        assert "globex" not in response.text
+
+        # the control: alone, the same field answers, and its audit row names the super-admin
+        response = await gql(committing, ALONE, session=session, headers={"X-Request-Id": alone})
+        body = response.json()
+        assert "errors" not in body, body
+        slugs = {t["slug"] for t in body["data"]["platformAnalytics"]["tenants"]}
+        assert {"acme", "globex", "initech"} <= slugs
+        assert await audited(owner_engine, alone) == [(demo.users[ROOT], "platform.analytics")]
+    finally:
+        async with owner_engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM platform_audit_logs WHERE actor_user_id = :u"),
+                {"u": demo.users[ROOT]},
+            )
