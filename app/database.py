@@ -90,7 +90,12 @@ def create_engine(
     Behind PgBouncer in transaction pooling mode nothing prepared may be reused across
     transactions: neither asyncpg's statement cache nor SQLAlchemy's, and the statements SQLAlchemy
     still prepares (to learn the result columns) get unique names, so that two clients sharing a
-    server connection never collide on `__asyncpg_stmt_1__`."""
+    server connection never collide on `__asyncpg_stmt_1__`.
+
+    Bound parameters are kept out of the text of database errors (`hide_parameters`): they are
+    what callers typed (contact details, descriptions, settings), and an unexpected error is
+    logged with its traceback and reported to Sentry."""
+    kwargs.setdefault("hide_parameters", True)
     connect_args: dict[str, Any] = {"server_settings": {"application_name": "tenantgraph"}}
     if pgbouncer:
         connect_args.update(
