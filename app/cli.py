@@ -132,6 +132,10 @@ def serve(
         os.environ["TENANTGRAPH_APP_DATABASE_URL"] = urls.runtime.render_as_string(
             hide_password=False
         )
+        if settings.platform_database_url is None:
+            os.environ["TENANTGRAPH_PLATFORM_DATABASE_URL"] = urls.platform.render_as_string(
+                hide_password=False
+            )
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("TENANTGRAPH_DATABASE_URL", None)
         out.print(

@@ -54,6 +54,18 @@ class DatabaseUrls:
         assert self.runtime.username is not None
         return self.runtime.username
 
+    @property
+    def platform(self) -> URL:
+        """The platform role's URL: the runtime URL under the platform role's name."""
+        return self.runtime.set(username=platform_role_for(self.runtime_role), password=None)
+
+
+def platform_role_for(runtime_role: str) -> str:
+    """The role of the one cross-tenant path (super-admin platform analytics). It logs in, but
+    holds nothing except EXECUTE on the two platform functions; the runtime role holds neither
+    that privilege nor membership in it, so no SQL a request can run reaches them."""
+    return f"{runtime_role}_platform"
+
 
 def external_urls(settings: Settings) -> DatabaseUrls:
     """The owner and runtime URLs for an external server (DATABASE_URL)."""
@@ -64,6 +76,15 @@ def external_urls(settings: Settings) -> DatabaseUrls:
     else:
         runtime = owner.set(username=settings.app_role, password=None)
     return DatabaseUrls(owner=owner, runtime=runtime)
+
+
+def platform_url(settings: Settings) -> URL:
+    """The URL the platform path of an API worker connects with."""
+    if settings.platform_database_url is not None:
+        return asyncpg_url(settings.platform_database_url.get_secret_value())
+    runtime = runtime_url(settings)
+    assert runtime.username is not None
+    return runtime.set(username=platform_role_for(runtime.username), password=None)
 
 
 def runtime_url(settings: Settings) -> URL:
@@ -188,7 +209,13 @@ async def _bind(session: AsyncSession, ctx: TenantContext) -> None:
 
 
 async def ensure_runtime_role(owner: AsyncConnection, role: str) -> None:
-    """Create the runtime role if it is missing (needs CREATEROLE), and make sure it is safe."""
+    """Create the runtime role and the platform role if they are missing (needs CREATEROLE),
+    and make sure neither can bypass row-level security."""
+    for name in (role, platform_role_for(role)):
+        await _ensure_plain_role(owner, name)
+
+
+async def _ensure_plain_role(owner: AsyncConnection, role: str) -> None:
     row = (
         await owner.execute(
             text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": role}
@@ -202,9 +229,9 @@ async def ensure_runtime_role(owner: AsyncConnection, role: str) -> None:
         ).scalar()
         if not can_create:
             raise ConfigurationError(
-                f'the runtime role "{role}" does not exist and the owner cannot create it; '
+                f'the role "{role}" does not exist and the owner cannot create it; '
                 "run as a "
-                f'superuser: CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS'
+                f'superuser: CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT'
             )
         await owner.execute(
             text(
@@ -214,7 +241,7 @@ async def ensure_runtime_role(owner: AsyncConnection, role: str) -> None:
         )
     elif row.rolsuper or row.rolbypassrls:
         raise ConfigurationError(
-            f'the runtime role "{role}" is a superuser or has BYPASSRLS: row-level security would '
+            f'the role "{role}" is a superuser or has BYPASSRLS: row-level security would '
             "not apply to it; use a plain role"
         )
 

@@ -32,7 +32,7 @@ from app.security_events import SecurityEventRecorder
 from app.settings import Settings
 from repositories.audit import changed_tenants
 from repositories.auth import AuthRepository
-from repositories.platform_analytics import answered_audited_read
+from repositories.platform_analytics import PlatformGateway, answered_audited_read
 from repositories.records import TenantRecord
 from schema.context import Context, Loaders
 from schema.limits import MAX_QUERY_CHARS
@@ -251,9 +251,11 @@ class GraphQLEndpoint:
         login_limiter: LoginRateLimiter | None = None,
         cache: Cache | None = None,
         observer: RequestObserver | None = None,
+        platform: PlatformGateway | None = None,
     ) -> None:
         self.observer = observer or RequestObserver(SecurityEventRecorder(database))
         self.login_limiter = login_limiter
+        self.platform = platform
         self.schema = schema
         self.database = database
         self.tokens = tokens
@@ -355,6 +357,7 @@ class GraphQLEndpoint:
                 login_limiter=self.login_limiter,
                 client_address=getattr(request.state, "client_address", None),
                 cache=self.cache,
+                platform=self.platform,
             )
             with bind_context(ctx):
                 try:

@@ -16,7 +16,7 @@ from app.auth.ratelimit import LoginLimits, RedisCounter, create_login_limiter
 from app.auth.tokens import TokenService
 from app.cache import Cache, create_cache
 from app.cors import CorsMiddleware
-from app.database import Database, current_revision, head_revision, runtime_url
+from app.database import Database, current_revision, head_revision, platform_url, runtime_url
 from app.endpoint import GraphQLEndpoint
 from app.hosts import TenantResolver
 from app.logging import configure_logging
@@ -27,14 +27,20 @@ from app.security_events import SecurityEventRecorder
 from app.settings import Settings, load_settings
 from app.telemetry import Telemetry
 from app.tracing import tracer_of
+from repositories.platform_analytics import PlatformGateway
 from schema import build_schema
 
 
 def create_app(
-    settings: Settings | None = None, database: Database | None = None, cache: Cache | None = None
+    settings: Settings | None = None,
+    database: Database | None = None,
+    cache: Cache | None = None,
+    platform_database: Database | None = None,
 ) -> Starlette:
     """Build the app. Without `database`, one is connected (as the runtime role) in the lifespan
-    and disposed of at shutdown. Without `cache`, one is made from the settings (Redis when
+    and disposed of at shutdown, and so is the platform role's (`platform_database`, used only
+    for super-admin platform sessions; given a `database` but no `platform_database`, the
+    platform operations are unavailable). Without `cache`, one is made from the settings (Redis when
     REDIS_URL is set, else in-process) and closed at shutdown."""
     settings = settings or load_settings()
     configure_logging(json=settings.json_logs)
@@ -58,6 +64,12 @@ def create_app(
     db = database or Database.connect(
         runtime_url(settings), pool_size=settings.db_pool_size, pgbouncer=settings.db_pgbouncer
     )
+    owns_platform = database is None and platform_database is None
+    platform_db = platform_database
+    if owns_platform:
+        platform_db = Database.connect(
+            platform_url(settings), pool_size=2, pgbouncer=settings.db_pgbouncer
+        )
     owns_cache = cache is None
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     results = (
@@ -78,6 +90,7 @@ def create_app(
         login_limiter=login_limiter,
         cache=results,
         observer=observer,
+        platform=PlatformGateway(platform_db.sessionmaker) if platform_db is not None else None,
     )
 
     async def healthz(_request: Request) -> Response:
@@ -111,6 +124,8 @@ def create_app(
                 await results.close()
             if owns_database:
                 await db.dispose()
+            if owns_platform and platform_db is not None:
+                await platform_db.dispose()
 
     resolver = TenantResolver(db, ttl=settings.host_cache_seconds)
     app = Starlette(

@@ -18,6 +18,7 @@ from app.database import (
     asyncpg_url,
     ensure_runtime_role,
     external_urls,
+    platform_role_for,
     run_migrations,
 )
 from app.settings import Settings
@@ -51,6 +52,7 @@ async def bootstrap_embedded(admin: URL, app_role: str) -> DatabaseUrls:
             for role, options in (
                 (EMBEDDED_OWNER, _ROLE_OPTIONS),
                 (app_role, f"{_ROLE_OPTIONS} NOINHERIT"),
+                (platform_role_for(app_role), f"{_ROLE_OPTIONS} NOINHERIT"),
             ):
                 found = await conn.scalar(
                     text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}

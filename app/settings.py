@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # The runtime connection; by default DATABASE_URL with the user replaced by `app_role`.
     app_database_url: SecretStr | None = None
     app_role: str = "tenantgraph_app"
+    # The platform path's connection (super-admin analytics); by default the runtime URL with the
+    # user replaced by `<app_role>_platform`.
+    platform_database_url: SecretStr | None = None
     data_dir: Path = Path(".pgdata")
     secret_key: SecretStr | None = None
     # The secret before the last rotation: tokens it signed verify until they expire.

@@ -25,6 +25,8 @@ role is named explicitly: the checks are about what *it* could do, not about who
 - `role.privileges`: it holds no TRUNCATE, TRIGGER or REFERENCES on a table, nor CREATE on the
   schema (row-level security does not govern them);
 - `role.memberships`: nor is it a member of a role that could bypass RLS;
+- `role.platform`: the platform role (the one cross-tenant path) exists, bypasses and owns
+  nothing, holds no table privilege, and the runtime role is not a member of it;
 - `keys.tenant_leading`: `tenant_id` leads every primary/unique key and every foreign key between
   tenant tables (ready to distribute by tenant on Citus).
 
@@ -41,6 +43,7 @@ from typing import Any
 from sqlalchemy import ForeignKeyConstraint, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.database import platform_role_for
 from repositories.models import RLS_TABLES, SETTINGS_TABLES, TENANT_OWNED_TABLES, Base
 
 SCHEMA = "public"
@@ -52,10 +55,13 @@ DEFINER_FUNCTIONS: dict[str, str] = {
     "tenantgraph_login_lookup(text)": "email -> account and password hash, before sign-in",
     "tenantgraph_user_id_by_email(text)": "addMember: an existing account by email",
     "tenantgraph_platform_analytics(timestamp with time zone,timestamp with time zone,text)": (
-        "the super-admin's platform dashboard: counts per tenant, refused (42501) to anyone but "
-        "a super-admin's platform session, audited before it answers"
+        "the super-admin's platform dashboard: counts per tenant; executable by the platform role "
+        "only, refused (42501) to anything but a super-admin's platform session, audited before "
+        "it answers"
     ),
-    "tenantgraph_platform_audit(text,text)": "a platform session's own audit rows",
+    "tenantgraph_platform_audit(text,text)": (
+        "a platform session's own audit rows; executable by the platform role only"
+    ),
 }
 
 # Tables of the schema that are not owned by one tenant, and why. Anything else in the schema must
@@ -918,6 +924,66 @@ def _signature(name: str) -> str:
     return f"{head}({','.join(t for t in types if t)})"
 
 
+async def check_platform_role(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    platform = platform_role_for(cat.runtime_role)
+    result = CheckResult(
+        "role.platform",
+        f"the platform role {platform} exists, bypasses nothing, owns nothing, holds no table "
+        "privilege (only EXECUTE on the platform functions), and the runtime role is not a "
+        "member of it",
+    )
+    role = await _role(conn, platform)
+    if role is None:
+        result.fail(platform, f"the platform role {platform} does not exist: run migrate")
+        return result
+    for label, flag in (("is a superuser", role.rolsuper), ("has BYPASSRLS", role.rolbypassrls)):
+        if flag:
+            result.fail(platform, f"{platform} {label}")
+    owned = await _rows(
+        conn,
+        """
+        SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND c.relowner = :oid
+        UNION ALL
+        SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = :schema AND p.proowner = :oid
+        """,
+        schema=SCHEMA,
+        oid=role.oid,
+    )
+    for r in owned:
+        result.fail(r.name, f"{platform} owns {r.name}")
+    granted = await _rows(
+        conn,
+        """
+        SELECT DISTINCT c.relname AS name FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+           AND EXISTS (SELECT 1 FROM aclexplode(c.relacl) a WHERE a.grantee = :oid)
+        """,
+        schema=SCHEMA,
+        oid=role.oid,
+    )
+    for r in granted:
+        result.fail(r.name, f"{platform} holds privileges on {r.name}")
+    member = (
+        await conn.execute(
+            text(
+                f"{_MEMBER_OF} SELECT EXISTS (SELECT 1 FROM member_of JOIN pg_roles r "
+                "ON r.oid = member_of.roleid WHERE r.rolname = :platform)"
+            ),
+            {"role": cat.runtime_role, "platform": platform},
+        )
+    ).scalar()
+    if member:
+        result.fail(
+            platform,
+            f'the runtime role "{cat.runtime_role}" is a member of {platform}, which may '
+            "execute the cross-tenant platform functions",
+        )
+    return result
+
+
 async def check_keys(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     result = CheckResult(
         "keys.tenant_leading",
@@ -993,6 +1059,7 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("role.owns_nothing", check_owns_nothing, False),
     ("role.privileges", check_privileges, False),
     ("role.memberships", check_memberships, False),
+    ("role.platform", check_platform_role, False),
     ("keys.tenant_leading", check_keys, False),
 )
 CHECK_IDS: tuple[str, ...] = tuple(check_id for check_id, _, _ in CHECKS)

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cache import Cache, MemoryCache
 from app.context import TenantContext
+from app.errors import AppError
 from repositories.base import Repository
+from repositories.platform_analytics import PlatformGateway
 from repositories.records import TenantRecord
 from schema.services.dataloaders import ServiceByIdLoader
 from schema.tasks.dataloaders import TaskByIdLoader
@@ -61,6 +63,13 @@ class Context:
     client_address: str | None = None
     # per-tenant results shared across requests (analytics); keys always carry the tenant
     cache: Cache = field(default_factory=MemoryCache)
+    # the platform role's connections (super-admin analytics); None where none is configured
+    platform: PlatformGateway | None = None
+
+    def platform_gateway(self) -> PlatformGateway:
+        if self.platform is None:
+            raise AppError("no platform connection is configured")
+        return self.platform
 
     def repo(self, cls: type[R]) -> R:
         """A repository of `cls` bound to this request's session and verified context."""

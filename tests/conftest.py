@@ -158,12 +158,25 @@ def settings() -> Settings:
     return Settings(secret_key=TEST_SECRET, token_ttl=3600)
 
 
+@pytest.fixture(scope="session")
+async def platform_database(test_database: SuiteDatabase) -> AsyncIterator[Database]:
+    """The platform role's connections (super-admin analytics). They commit: what they read is
+    the committed data, what they write (platform audit rows) stays."""
+    database = Database.connect(test_database.urls.platform, pool_size=1)
+    yield database
+    await database.dispose()
+
+
 @pytest.fixture
 async def client(
-    runtime_conn: AsyncConnection, settings: Settings
+    runtime_conn: AsyncConnection, settings: Settings, platform_database: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The ASGI app over HTTP; its unit of work runs in savepoints of `runtime_conn`."""
-    app = create_app(settings=settings, database=Database.bound_to(runtime_conn))
+    app = create_app(
+        settings=settings,
+        database=Database.bound_to(runtime_conn),
+        platform_database=platform_database,
+    )
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://acme.localhost") as http:
         yield http

@@ -86,6 +86,7 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "role.owns_nothing",
         "role.privileges",
         "role.memberships",
+        "role.platform",
         "keys.tenant_leading",
     )
     assert [c.id for c in report.checks if not c.passed] == [], report.problems()
@@ -305,6 +306,24 @@ DEFECTS = [
         "tenantgraph_login_lookup(text)",
     ),
     Defect(
+        "runtime role is a member of the platform role",
+        ("GRANT {platform} TO {app}",),
+        "role.platform",
+        "tenantgraph_app_platform",
+    ),
+    Defect(
+        "platform role holds a table privilege",
+        ("GRANT SELECT ON tasks TO {platform}",),
+        "role.platform",
+        "tasks",
+    ),
+    Defect(
+        "platform role has BYPASSRLS",
+        ("ALTER ROLE {platform} BYPASSRLS",),
+        "role.platform",
+        "tenantgraph_app_platform",
+    ),
+    Defect(
         "unique constraint not led by tenant_id",
         ("ALTER TABLE bookings ADD CONSTRAINT uq_bookings_id UNIQUE (id)",),
         "keys.tenant_leading",
@@ -366,7 +385,11 @@ async def test_each_planted_defect_fails_its_check_and_only_it(
     test_database: SuiteDatabase, admin_conn: AsyncConnection, defect: Defect
 ) -> None:
     urls = test_database.urls
-    names = {"app": f'"{urls.runtime_role}"', "owner": f'"{urls.owner.username}"'}
+    names = {
+        "app": f'"{urls.runtime_role}"',
+        "owner": f'"{urls.owner.username}"',
+        "platform": f'"{urls.platform.username}"',
+    }
     before = await run_checks(admin_conn, urls.runtime_role)
     assert before.ok, before.problems()
     for statement in defect.statements:
@@ -537,5 +560,6 @@ async def test_a_missing_runtime_role_is_reported_not_crashed_on(
     owner_conn: AsyncConnection,
 ) -> None:
     report = await run_checks(owner_conn, "tenantgraph_nobody")
-    assert failing(report) == {"role.not_superuser"}
+    # (its platform role does not exist either)
+    assert failing(report) == {"role.not_superuser", "role.platform"}
     assert "does not exist" in report["role.not_superuser"].findings[0].detail

@@ -4,6 +4,12 @@ The runtime role can never read another tenant's rows: every tenant table forces
 role bypasses nothing. The platform dashboard is the single, deliberate exception, and it is
 built so that no request code can widen it:
 
+- Only the platform role (`<runtime role>_platform`, created beside the runtime role: LOGIN,
+  NOSUPERUSER, NOBYPASSRLS, owns nothing, holds no table privilege) may execute the two
+  functions below. The runtime role may not, and is not a member of it: SQL run on a request's
+  connection — whatever settings it forges — cannot reach them. The API opens a connection of
+  the platform role only for a verified super-admin's platform session.
+
 - `tenantgraph_platform_analytics(from, to, request_id)` is SECURITY DEFINER, owned by the
   schema owner (whose maintenance policies see every row), with a pinned search_path and
   schema-qualified names. It returns aggregates only — counts and sums per tenant — never a row
@@ -49,12 +55,13 @@ _CALLER = """
 """
 
 
-def _app_role() -> str:
-    return '"' + context.config.attributes.get("app_role", "tenantgraph_app") + '"'
+def _platform_role() -> str:
+    runtime = context.config.attributes.get("app_role", "tenantgraph_app")
+    return f'"{runtime}_platform"'
 
 
 def upgrade() -> None:
-    role = _app_role()
+    role = _platform_role()
     op.execute("""
         CREATE TABLE platform_audit_logs (
             id bigint GENERATED ALWAYS AS IDENTITY,
@@ -69,7 +76,7 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX ix_platform_audit_logs_actor ON platform_audit_logs (actor_user_id, created_at)"
     )
-    # Nobody but the owner touches it directly; the runtime role writes only through the two
+    # Nobody but the owner touches it directly; the platform role writes it only through the two
     # functions below and reads nothing.
     op.execute("REVOKE ALL ON platform_audit_logs FROM PUBLIC")
 

@@ -14,7 +14,6 @@ from app.context import TenantContext
 from app.errors import BadUserInput, NotFound, TooManyRequests, Unauthenticated
 from repositories.audit import AuditRepository
 from repositories.auth import AuthRepository
-from repositories.platform_analytics import PlatformAnalyticsRepository
 from repositories.records import LoginRecord, MembershipRecord
 from schema.auth.types import AuthPayload, load_viewer
 from schema.context import Info
@@ -177,7 +176,9 @@ class AuthMutations:
     @strawberry.mutation(description="End the session in this browser: clears the cookie.")
     async def logout(self, info: Info) -> bool:
         if info.context.tenant.is_platform_session:
-            await info.context.repo(PlatformAnalyticsRepository).audit(action="platform.logout")
+            await info.context.platform_gateway().audit(
+                info.context.tenant, action="platform.logout"
+            )
         elif info.context.tenant.is_authenticated:
             await info.context.repo(AuditRepository).record(
                 action="auth.logout", target_type="user", target_id=info.context.tenant.user_id
@@ -192,8 +193,8 @@ class AuthMutations:
     async def revoke_all_sessions(self, info: Info) -> bool:
         await info.context.repo(AuthRepository).bump_token_version()
         if info.context.tenant.is_platform_session:
-            await info.context.repo(PlatformAnalyticsRepository).audit(
-                action="platform.revoke_all_sessions"
+            await info.context.platform_gateway().audit(
+                info.context.tenant, action="platform.revoke_all_sessions"
             )
         else:
             await info.context.repo(AuditRepository).record(

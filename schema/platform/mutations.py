@@ -8,7 +8,6 @@ import strawberry
 from app.context import TenantContext
 from app.errors import BadUserInput, Unauthenticated
 from repositories.auth import AuthRepository
-from repositories.platform_analytics import PlatformAnalyticsRepository
 from schema.auth.mutations import LOGIN_FAILED, check_password, login_outcome, login_succeeded
 from schema.context import Info
 from schema.platform.types import PlatformAuthPayload
@@ -39,14 +38,12 @@ class PlatformMutations:
             if state is None or not state[1]:
                 login_outcome("failed", None, user_id=record.user_id)
                 raise Unauthenticated(LOGIN_FAILED)
-            platform_ctx = replace(user_ctx, is_superadmin=True)
-            await auth.bind(platform_ctx)
-            await PlatformAnalyticsRepository(info.context.session, platform_ctx).audit(
-                action="platform.login"
-            )
-            account_record = await AuthRepository(info.context.session, platform_ctx).own_account()
+            account_record = await auth.own_account()
         finally:
             await auth.bind(request_ctx)
+        # audited on the platform role's own connection, committed whatever follows
+        platform_ctx = replace(user_ctx, is_superadmin=True)
+        await info.context.platform_gateway().audit(platform_ctx, action="platform.login")
         assert account_record is not None
         await login_succeeded(info, account)
         login_outcome("platform_success", None, user_id=record.user_id)

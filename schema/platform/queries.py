@@ -5,7 +5,6 @@ from typing import Annotated
 
 import strawberry
 
-from repositories.platform_analytics import PlatformAnalyticsRepository
 from schema.context import Info
 from schema.permissions import IsSuperAdmin
 from schema.platform.types import PlatformAnalytics
@@ -25,5 +24,8 @@ class PlatformQueries:
         from_: Annotated[date | None, strawberry.argument(name="from")] = None,
         to: date | None = None,
     ) -> PlatformAnalytics:
-        repo = info.context.repo(PlatformAnalyticsRepository)
-        return PlatformAnalytics.from_record(await repo.summary(start=from_, end=to))
+        context = info.context
+        summary = await context.platform_gateway().summary(
+            context.tenant, context.session, start=from_, end=to
+        )
+        return PlatformAnalytics.from_record(summary)

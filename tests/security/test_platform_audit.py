@@ -1,8 +1,9 @@
 """The platform dashboard is never answered without its audit row.
 
-`tenantgraph_platform_analytics` writes the audit row in the request's transaction before it
-answers. A document whose other field fails is rolled back as a whole (all or nothing), and the
-audit row with it: such an answer must not carry the cross-tenant figures either."""
+`tenantgraph_platform_analytics` writes the audit row before it answers, in the platform
+connection's own transaction, committed at once: the row stays whatever happens to the rest of
+the request. A document whose other field fails is rolled back as a whole (all or nothing):
+such an answer carries no cross-tenant figure either, and the read it did is still on record."""
 
 from __future__ import annotations
 
@@ -30,12 +31,15 @@ ALONE = "query { platformAnalytics { tenants { slug tasksTotal revenueCents } } 
 
 @pytest.fixture
 async def committing(
-    runtime_engine: AsyncEngine, owner_engine: AsyncEngine, settings: Settings
+    runtime_engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    settings: Settings,
+    platform_database: Database,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app on real, committed transactions: what the audit log keeps is read back by the
     owner, as an operator would."""
     database = Database(async_sessionmaker(runtime_engine, expire_on_commit=False), None)
-    app = create_app(settings=settings, database=database)
+    app = create_app(settings=settings, database=database, platform_database=platform_database)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40021))
     async with httpx.AsyncClient(transport=transport) as client:
         yield client
@@ -62,7 +66,8 @@ async def test_a_failing_sibling_field_never_returns_unaudited_platform_figures(
         )
         body = response.json()
         assert error_codes(body) == ["FORBIDDEN"]
-        assert await audited(owner_engine, failing) == []
+        # (the function ran, so its audit row is kept: it was committed before it answered)
+        assert await audited(owner_engine, failing) == [(demo.users[ROOT], "platform.analytics")]
         # ...and so it carries no figure of any tenant either
         assert (body.get("data") or {}).get("platformAnalytics") is None, body
         assert "globex" not in response.text

@@ -4,6 +4,7 @@ tenants, with its own key, its own session kind and its own database function.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -11,13 +12,20 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
 
 from app.auth.tokens import InvalidToken, TokenService
 from app.database import Database
 from app.main import create_app
 from app.seed import DEMO_PASSWORD
 from app.settings import Settings
+from tests.conftest import SuiteDatabase
 from tests.helpers import DemoData, Session, error_codes, gql, login, set_cookie_value
 
 ROOT = "root@platform.test"
@@ -290,6 +298,45 @@ async def _bind(
     )
 
 
+@pytest.fixture
+async def platform_conn(test_database: SuiteDatabase) -> AsyncIterator[AsyncConnection]:
+    """A connection of the platform role, in a transaction rolled back after the test."""
+    engine = create_async_engine(test_database.urls.platform, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            yield conn
+            await transaction.rollback()
+    finally:
+        await engine.dispose()
+
+
+async def _refused(conn: AsyncConnection, statement: Any) -> str:
+    with pytest.raises(DBAPIError) as refused:
+        async with conn.begin_nested():
+            await conn.execute(statement)
+    return refused.value.orig.sqlstate  # type: ignore[union-attr,no-any-return]
+
+
+async def test_the_runtime_role_cannot_reach_the_platform_functions_whatever_it_forges(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    # given SQL on a request's connection that forges a super-admin's platform session (the
+    # super-admin's id is even findable through the login lookup)
+    root = (
+        await runtime_conn.execute(text("SELECT id FROM tenantgraph_login_lookup(:e)"), {"e": ROOT})
+    ).scalar_one()
+    await _bind(runtime_conn, user=root, tenant=None, superadmin=True)
+    # then neither platform function may even be executed by the runtime role
+    assert await _refused(runtime_conn, CALL) == "42501"
+    audit = text("SELECT tenantgraph_platform_audit('platform.login', 'forged')")
+    assert await _refused(runtime_conn, audit) == "42501"
+    # and with that context the runtime role reads no tenant's row
+    for table in ("tasks", "bookings", "services", "service_requests", "compliance_records"):
+        count = (await runtime_conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+        assert count == 0, table
+
+
 @pytest.mark.parametrize(
     ("who", "tenant", "superadmin"),
     [
@@ -299,59 +346,68 @@ async def _bind(
         (ROOT, None, False),  # a super-admin, but not in a platform session
     ],
 )
-async def test_the_function_refuses_every_caller_but_a_platform_session(
-    runtime_conn: AsyncConnection,
+async def test_the_function_refuses_every_context_but_a_platform_session(
+    platform_conn: AsyncConnection,
     demo: DemoData,
     who: str | None,
     tenant: str | None,
     superadmin: bool,
 ) -> None:
     await _bind(
-        runtime_conn,
+        platform_conn,
         user=demo.users[who] if who else None,
         tenant=demo.tenants[tenant] if tenant else None,
         superadmin=superadmin,
     )
-    with pytest.raises(DBAPIError) as refused:
-        async with runtime_conn.begin_nested():
-            await runtime_conn.execute(CALL)
-    assert refused.value.orig.sqlstate == "42501"  # type: ignore[union-attr]
+    assert await _refused(platform_conn, CALL) == "42501"
 
 
-async def test_outside_the_function_a_platform_session_reads_no_tenant_row(
-    runtime_conn: AsyncConnection, demo: DemoData
+async def test_the_platform_role_reads_aggregates_only_through_the_function(
+    platform_conn: AsyncConnection, demo: DemoData
 ) -> None:
-    await _bind(runtime_conn, user=demo.users[ROOT], tenant=None, superadmin=True)
-    for table in ("tasks", "bookings", "services", "service_requests", "compliance_records"):
-        count = (await runtime_conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-        assert count == 0, table
-    # and the function answers aggregates of every tenant
-    rows = {r.slug: r.tasks_total for r in await runtime_conn.execute(CALL)}
+    await _bind(platform_conn, user=demo.users[ROOT], tenant=None, superadmin=True)
+    # the function answers aggregates of every tenant
+    rows = {r.slug: r.tasks_total for r in await platform_conn.execute(CALL)}
     assert rows["acme"] == len(demo.tasks["acme"])
     assert rows["globex"] == len(demo.tasks["globex"])
-    # the platform audit log is the function's to write: the runtime role can neither read it
-    # nor write it directly
+    # but the role itself holds no privilege on any table: no row of its own to read, and the
+    # platform audit log is the functions' to write
+    for sql in (
+        "SELECT count(*) FROM tasks",
+        "SELECT count(*) FROM users",
+        "SELECT count(*) FROM platform_audit_logs",
+        f"INSERT INTO platform_audit_logs (actor_user_id, action) VALUES ('{demo.users[ROOT]}', 'x')",
+    ):
+        assert await _refused(platform_conn, text(sql)) == "42501", sql
+
+
+async def test_the_runtime_role_can_neither_read_nor_write_the_platform_audit_log(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
     for sql in (
         "SELECT count(*) FROM platform_audit_logs",
         "INSERT INTO platform_audit_logs (actor_user_id, action) "
         f"VALUES ('{demo.users[ROOT]}', 'forged')",
     ):
-        with pytest.raises(DBAPIError) as denied:
-            async with runtime_conn.begin_nested():
-                await runtime_conn.execute(text(sql))
-        assert denied.value.orig.sqlstate == "42501"  # type: ignore[union-attr]
+        assert await _refused(runtime_conn, text(sql)) == "42501", sql
 
 
-async def test_the_platform_functions_are_pinned_and_not_public(
-    owner_conn: AsyncConnection,
+async def test_the_platform_functions_are_pinned_and_the_platform_roles_alone(
+    owner_conn: AsyncConnection, test_database: SuiteDatabase
 ) -> None:
     rows = (
         await owner_conn.execute(
             text(
                 "SELECT p.proname, p.prosecdef, p.proconfig,"
-                " has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute"
+                " has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute,"
+                " has_function_privilege(:runtime, p.oid, 'EXECUTE') AS runtime_execute,"
+                " has_function_privilege(:platform, p.oid, 'EXECUTE') AS platform_execute"
                 " FROM pg_proc p WHERE p.proname LIKE 'tenantgraph_platform_%'"
-            )
+            ),
+            {
+                "runtime": test_database.urls.runtime_role,
+                "platform": test_database.urls.platform.username,
+            },
         )
     ).all()
     assert {r.proname for r in rows} == {
@@ -362,16 +418,22 @@ async def test_the_platform_functions_are_pinned_and_not_public(
         assert r.prosecdef
         assert "search_path=pg_catalog, pg_temp" in r.proconfig
         assert not r.public_execute
+        assert not r.runtime_execute
+        assert r.platform_execute
 
 
 # --- the audit trail (committed, so it is read back the way an operator would) --------------------
 
 
 async def test_every_platform_call_is_audited_naming_the_super_admin(
-    runtime_engine: AsyncEngine, owner_engine: AsyncEngine, demo: DemoData, settings: Settings
+    runtime_engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    demo: DemoData,
+    settings: Settings,
+    platform_database: Database,
 ) -> None:
     database = Database(async_sessionmaker(runtime_engine, expire_on_commit=False), None)
-    app = create_app(settings=settings, database=database)
+    app = create_app(settings=settings, database=database, platform_database=platform_database)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40001))
     request_id = uuid.uuid4().hex
     try:
@@ -404,10 +466,14 @@ async def test_every_platform_call_is_audited_naming_the_super_admin(
 
 
 async def test_a_demoted_super_admin_loses_the_platform_session_at_once(
-    runtime_engine: AsyncEngine, owner_engine: AsyncEngine, demo: DemoData, settings: Settings
+    runtime_engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    demo: DemoData,
+    settings: Settings,
+    platform_database: Database,
 ) -> None:
     database = Database(async_sessionmaker(runtime_engine, expire_on_commit=False), None)
-    app = create_app(settings=settings, database=database)
+    app = create_app(settings=settings, database=database, platform_database=platform_database)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40002))
     try:
         async with httpx.AsyncClient(transport=transport) as client:
