@@ -1,4 +1,5 @@
-"""`python -m bench data …` generates a dataset; `python -m bench run …` runs the benchmark."""
+"""`python -m bench data …` generates a dataset; `python -m bench run …` runs the benchmark;
+`python -m bench profile …` shows where a request's time goes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="the whole benchmark (make bench)")
     run.add_argument("--scale", choices=("small", "full"), default="full")
     run.add_argument("--output", default=None, help="write the Markdown table to this file")
+    sub.add_parser("profile", help="cProfile of one scenario, in-process (see bench/profile.py)")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["profile"]:
+        from bench.profile import main as profile
+
+        return profile(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "data":
         try:

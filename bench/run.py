@@ -214,6 +214,7 @@ def scenarios(
     return {
         "portal": [req(admin, body(PORTAL % 50))],
         "portal-10": [req(admin, body(PORTAL % 10))],
+        "viewer": [req(admin, body("query Me { viewer { user { id email } role } }"))],
         "portal-100": [req(admin, body(PORTAL % 100))],
         "bookings-client": [req(client, body(BOOKINGS))],
         # a different period each call (all within the data's year): never a cache hit
@@ -282,12 +283,14 @@ def drive(
         str(warmup),
     ]
     args += ["--requests", str(total)] if total else ["--duration", str(duration)]
+    server.reset_peak()
     try:
         out = subprocess.run(args, check=True, capture_output=True, text=True)
     finally:
         os.unlink(path)
     result = json.loads(out.stdout)
     result["peak_rss_mib"] = server.peak_rss_kib() / 1024
+    result["rss_mib"] = server.rss_kib() / 1024
     return result
 
 
@@ -320,7 +323,9 @@ async def count_statements(
     with log_file.open("rb") as f:
         f.seek(offset)
         text = f.read().decode(errors="replace")
-    total = transaction = 0
+    total = transaction = pings = 0
+    last: dict[str, str] = {}  # backend pid -> its previous statement
+    shapes: dict[str, int] = {}
     for line in text.splitlines():
         if f"db={database} " not in line:
             continue
@@ -328,10 +333,24 @@ async def count_statements(
         if not m:
             continue
         total += 1
-        sql = m.group(2).strip().upper()
-        if sql.startswith(("BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION")):
+        pid = line.split("[", 1)[1].split("]", 1)[0]
+        sql = m.group(2).strip().rstrip(";").upper()
+        if sql in ("BEGIN", "COMMIT", "ROLLBACK") or sql.startswith(
+            ("BEGIN ", "START TRANSACTION")
+        ):
             transaction += 1
-    return {"statements": total / n, "queries": (total - transaction) / n}
+            # the pool's pre-ping: a transaction opened and rolled back with nothing in it
+            if sql == "ROLLBACK" and last.get(pid) == "BEGIN":
+                pings += 1
+        shape = re.sub(r"__asyncpg_stmt_[0-9a-f]+__", "stmt", m.group(0).split(": ", 1)[1])[:90]
+        shapes[shape] = shapes.get(shape, 0) + 1
+        last[pid] = sql
+    return {
+        "statements": total / n,
+        "queries": (total - transaction) / n,
+        "pre_pings": pings / n,
+        "shapes": {k: v / n for k, v in shapes.items()},
+    }
 
 
 async def statement_logging(server: BenchServer, on: bool) -> None:
@@ -350,6 +369,44 @@ async def statement_logging(server: BenchServer, on: bool) -> None:
 
 
 # --- sequential latency (analytics, one tenant at two database sizes) ------------------------
+
+
+async def paired_latencies(
+    a: tuple[Server, list[dict[str, Any]]], b: tuple[Server, list[dict[str, Any]]], calls: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Sequential calls alternating between two servers; each side's median and p95."""
+    sides = []
+    for server, requests in (a, b):
+        conn = await Connection.open("127.0.0.1", server.port)
+        raws = [
+            build_request(r["host_header"], r["path"], r["headers"], r["body"]) for r in requests
+        ]
+        await conn.request(raws[-1])  # warm (the last one is never measured)
+        sides.append((conn, raws, []))
+    errors = [0, 0]
+    try:
+        for i in range(calls):
+            for k, (conn, raws, samples) in enumerate(sides):
+                started = time.perf_counter()
+                status, _head, data = await conn.request(raws[i % len(raws)])
+                samples.append((time.perf_counter() - started) * 1000)
+                if status != 200 or b'"errors"' in data:
+                    errors[k] += 1
+    finally:
+        for conn, _raws, _samples in sides:
+            conn.close()
+    out = []
+    for k, (_conn, _raws, samples) in enumerate(sides):
+        ordered = sorted(samples)
+        out.append(
+            {
+                "calls": calls,
+                "errors": errors[k],
+                "median_ms": statistics.median(ordered),
+                "p95_ms": percentile(ordered, 0.95),
+            }
+        )
+    return out[0], out[1]
 
 
 async def latencies(server: Server, requests: list[dict[str, Any]], calls: int) -> dict[str, Any]:
@@ -414,6 +471,7 @@ class Report:
     load: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     statements: dict[str, Any] = field(default_factory=dict)
     latency: dict[str, Any] = field(default_factory=dict)
+    rls: dict[str, Any] = field(default_factory=dict)
     rss: list[dict[str, Any]] = field(default_factory=list)
     loadavg: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -501,12 +559,14 @@ async def _run(server: BenchServer, cfg: Scale, report: Report) -> None:
                 requests = sc[scenario]
                 if scenario == "analytics-cold":
                     requests = requests[round_no * 1000 : (round_no + 1) * 1000]
+                # a sign-in is an argon2 hash (~64 MiB, a CPU for tens of ms): fewer at once
+                slow = scenario == "login"
                 result = drive(
                     servers[name],
                     requests,
-                    concurrency=cfg.concurrency,
+                    concurrency=2 if slow else cfg.concurrency,
                     warmup=cfg.warmup,
-                    duration=cfg.duration,
+                    duration=max(cfg.duration, 6.0) if slow else cfg.duration,
                 )
                 result["round"] = round_no + 1
                 report.load.setdefault(f"{label}|{name}", []).append(result)
@@ -521,85 +581,134 @@ async def _run(server: BenchServer, cfg: Scale, report: Report) -> None:
         report.loadavg.append(f"after load {loadavg()}")
         await cleanup(server, cfg.large_db, a.second_tenant_id)
 
-        # statements per request (embedded server log)
-        if server.log_file is not None:
-            await statement_logging(server, True)
-            try:
-                for name, scenario in (
-                    ("api", "portal-10"),
-                    ("api", "portal"),
-                    ("api", "portal-100"),
-                    ("api", "bookings-client"),
-                    ("api", "analytics-cold"),
-                    ("api", "analytics-cached"),
-                    ("api", "login"),
-                    ("api", "switchTenant"),
-                    ("api", "createTask"),
-                    ("floor", "portal"),
-                    ("postgraphile", "pg-portal-10"),
-                    ("postgraphile", "pg-portal"),
-                    ("postgraphile", "pg-portal-100"),
-                ):
-                    if name not in servers:
-                        continue
-                    requests = sc[scenario]
-                    n = 20
-                    if scenario == "analytics-cold":
-                        # one period not asked for so far (the count's warm-up call caches it)
-                        requests, n = [requests[4100]], 1
-                    counted = await count_statements(
-                        server, servers[name], cfg.large_db, requests[0], n
-                    )
-                    report.statements[f"{name}|{scenario}"] = counted
-            finally:
-                await statement_logging(server, False)
-            await cleanup(server, cfg.large_db, a.second_tenant_id)
-        else:
-            report.notes.append("statements per request: counted only on the embedded server")
+        try:
+            # statements per request (embedded server log)
+            if server.log_file is not None:
+                await statement_logging(server, True)
+                try:
+                    for name, scenario in (
+                        ("api", "portal-10"),
+                        ("api", "portal"),
+                        ("api", "portal-100"),
+                        ("api", "bookings-client"),
+                        ("api", "analytics-cold"),
+                        ("api", "analytics-cached"),
+                        ("api", "login"),
+                        ("api", "switchTenant"),
+                        ("api", "createTask"),
+                        ("floor", "portal"),
+                        ("postgraphile", "pg-portal-10"),
+                        ("postgraphile", "pg-portal"),
+                        ("postgraphile", "pg-portal-100"),
+                    ):
+                        if name not in servers:
+                            continue
+                        requests = sc[scenario]
+                        n = 20
+                        if scenario == "analytics-cold":
+                            # one period not asked for so far (the count's warm-up call caches it)
+                            requests, n = [requests[4100]], 1
+                        counted = await count_statements(
+                            server, servers[name], cfg.large_db, requests[0], n
+                        )
+                        report.statements[f"{name}|{scenario}"] = counted
+                finally:
+                    await statement_logging(server, False)
+                await cleanup(server, cfg.large_db, a.second_tenant_id)
+            else:
+                report.notes.append("statements per request: counted only on the embedded server")
 
-        # one tenant, two database sizes: analytics cold / cached and the portal page
-        admin10 = await login(servers["api-10"].port, a.admin_email, host)
-        sc10 = scenarios(a, admin10, admin10, admin10, today)
-        for db_label, target, sset in (
-            ("1000", servers["api"], sc),
-            ("10", servers["api-10"], sc10),
-        ):
-            # periods no earlier call asked for; the same ones at both sizes
-            cold = sset["analytics-cold"][3000 : 3000 + cfg.latency_calls + 1]
-            report.latency[f"analytics-cold|{db_label}"] = await latencies(
-                target, cold, cfg.latency_calls
-            )
-            report.latency[f"analytics-cached|{db_label}"] = await latencies(
-                target, sset["analytics-cached"], cfg.latency_calls
-            )
-            report.latency[f"portal|{db_label}"] = await latencies(
-                target, sset["portal"], cfg.latency_calls * 5
-            )
+        except Exception as exc:  # report what was measured, say what was not
+            _failed(report, "statement count", exc)
+        try:
+            # one tenant, two database sizes: analytics cold / cached and the portal page
+            admin10 = await login(servers["api-10"].port, a.admin_email, host)
+            sc10 = scenarios(a, admin10, admin10, admin10, today)
+            # alternating calls (1,000-tenant server, then 10-tenant server), so that the machine's
+            # noise falls on both alike; cold: periods no earlier call asked for, the same at both
+            pairs = {
+                "analytics-cold": (
+                    sc["analytics-cold"][3000 : 3001 + cfg.latency_calls],
+                    sc10["analytics-cold"][3000 : 3001 + cfg.latency_calls],
+                    cfg.latency_calls,
+                ),
+                "analytics-cached": (
+                    sc["analytics-cached"],
+                    sc10["analytics-cached"],
+                    cfg.latency_calls,
+                ),
+                "portal": (sc["portal"], sc10["portal"], cfg.latency_calls * 5),
+            }
+            for call, (big_requests, small_requests, calls) in pairs.items():
+                big, small = await paired_latencies(
+                    (servers["api"], big_requests), (servers["api-10"], small_requests), calls
+                )
+                report.latency[f"{call}|1000"] = big
+                report.latency[f"{call}|10"] = small
+        except Exception as exc:  # report what was measured, say what was not
+            _failed(report, "latency at two sizes", exc)
+        try:
+            # the cost of the policies: the same calls alternating between the API as the runtime
+            # role and as the bypass role
+            if "api-norls" in servers:
+                for call, requests, calls in (
+                    ("portal", sc["portal"], cfg.latency_calls * 5),
+                    ("bookings-client", sc["bookings-client"], cfg.latency_calls * 5),
+                    (
+                        "analytics-cold",
+                        sc["analytics-cold"][3500 : 3501 + cfg.latency_calls],
+                        cfg.latency_calls,
+                    ),
+                ):
+                    rls, norls = await paired_latencies(
+                        (servers["api"], requests),
+                        (
+                            servers["api-norls"],
+                            requests[::-1] if call == "analytics-cold" else requests,
+                        ),
+                        calls,
+                    )
+                    report.rls[call] = {"rls": rls, "norls": norls}
+        except Exception as exc:  # report what was measured, say what was not
+            _failed(report, "RLS cost", exc)
         report.loadavg.append(f"after latency {loadavg()}")
 
-        # peak RSS across many requests (full scale)
-        if cfg.rss_requests:
-            chunk = 10_000
-            api = servers["api"]
-            for done in range(0, cfg.rss_requests, chunk):
-                result = drive(
-                    api, sc["portal-10"], concurrency=cfg.concurrency, warmup=0.2, total=chunk
-                )
-                report.rss.append(
-                    {
-                        "requests": done + chunk,
-                        "rss_mib": api.rss_kib() / 1024,
-                        "peak_rss_mib": api.peak_rss_kib() / 1024,
-                        "rps": result["rps"],
-                        "errors": result["errors"],
-                    }
-                )
-                print(f"  RSS after {done + chunk:,} requests: {api.rss_kib() / 1024:.1f} MiB")
-        for name, srv in servers.items():
-            report.notes.append(f"peak RSS of {name}: {srv.peak_rss_kib() / 1024:.1f} MiB")
+        try:
+            # peak RSS of a fresh worker across many requests (full scale): the portal page,
+            # the CLIENT's bookings and the viewer, in turn
+            rss_requests = int(os.environ.get("BENCH_RSS_REQUESTS", cfg.rss_requests))
+            if rss_requests:
+                api = servers["api-rss"] = start_api("api-rss", large_urls.runtime, secret)
+                mix = sc["portal-10"] + sc["bookings-client"] + sc["viewer"]
+                chunk = max(1, rss_requests // 10)
+                for done in range(0, rss_requests, chunk):
+                    result = drive(api, mix, concurrency=cfg.concurrency, warmup=0.2, total=chunk)
+                    report.rss.append(
+                        {
+                            "requests": done + chunk,
+                            "rss_mib": api.rss_kib() / 1024,
+                            "peak_rss_mib": api.peak_rss_kib() / 1024,
+                            "rps": result["rps"],
+                            "errors": result["errors"],
+                        }
+                    )
+                    print(
+                        f"  after {done + chunk:,} requests: RSS {api.rss_kib() / 1024:.1f} MiB, "
+                        f"peak {api.peak_rss_kib() / 1024:.1f} MiB ({result['rps']:.0f} req/s)",
+                        flush=True,
+                    )
+        except Exception as exc:  # report what was measured, say what was not
+            _failed(report, "RSS", exc)
     finally:
         for srv in servers.values():
             srv.stop()
+
+
+def _failed(report: Report, section: str, exc: Exception) -> None:
+    import traceback
+
+    traceback.print_exc()
+    report.notes.append(f"{section}: failed ({type(exc).__name__}: {exc})")
 
 
 async def _switched(port: int, admin: Session, tenant_gid: str) -> Session:
@@ -688,41 +797,70 @@ def render(report: Report, cfg: Scale) -> str:
         lines += [
             "",
             "SQL statements per request (server log, `log_statement = all`, 20 sequential "
-            'requests; "queries" leaves out BEGIN/COMMIT):',
+            "requests): all statements; queries (without BEGIN/COMMIT/ROLLBACK); the pool's "
+            "pre-ping (an empty BEGIN/ROLLBACK):",
             "",
-            "| server | scenario | statements | queries |",
-            "| --- | --- | ---: | ---: |",
+            "| server | scenario | statements | queries | pre-ping |",
+            "| --- | --- | ---: | ---: | ---: |",
         ]
         for key, counted in report.statements.items():
             name, scenario = key.split("|")
             if counted:
                 lines.append(
-                    f"| {name} | {scenario} | {counted['statements']:.2f} | {counted['queries']:.2f} |"
+                    f"| {name} | {scenario} | {counted['statements']:.2f} "
+                    f"| {counted['queries']:.2f} | {counted['pre_pings']:.2f} |"
                 )
+    if report.rls:
+        lines += [
+            "",
+            "Row-level security's cost: the same sequential calls alternating between the API as "
+            "the runtime role and as a BYPASSRLS role (policies off):",
+            "",
+            "| call | calls | median ms, RLS | median ms, no RLS | p95 RLS | p95 no RLS | cost |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for call, r in report.rls.items():
+            a, b = r["rls"], r["norls"]
+            lines.append(
+                f"| {call} | {a['calls']} | {a['median_ms']:.1f} | {b['median_ms']:.1f} "
+                f"| {a['p95_ms']:.1f} | {b['p95_ms']:.1f} | {a['median_ms'] / b['median_ms'] - 1:+.1%} |"
+            )
+    portal = report.statements.get("api|portal")
+    if portal:
+        lines += ["", "The API's portal page, statement by statement (per request):", ""]
+        lines += [f"- {count:g} × `{shape}`" for shape, count in portal["shapes"].items()]
     if report.latency:
         lines += [
             "",
             f"One tenant ({BIG_SLUG}, 10,000 tasks) at two database sizes, sequential calls "
-            "(analytics: a 90-day period; cold = a period not asked before):",
+            "alternating between the two servers (analytics: a 90-day period; cold = a period "
+            "not asked before):",
             "",
             "| call | database | calls | median ms | p95 ms |",
             "| --- | --- | ---: | ---: | ---: |",
         ]
         for key, r in report.latency.items():
             call, db = key.split("|")
-            desc = f"{db} tenants"
+            desc = {
+                "1000": f"{cfg.large.tenants:,} tenants / {cfg.large.tasks:,} tasks",
+                "10": f"{TEN.tenants} tenants / {TEN.tasks:,} tasks",
+            }.get(db, db)
             lines.append(
                 f"| {call} | {desc} | {r['calls']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} |"
             )
     if report.rss:
         lines += [
             "",
-            "| requests | RSS MiB | peak RSS MiB | req/s |",
-            "| ---: | ---: | ---: | ---: |",
+            "Peak RSS of a fresh API worker, per slice of requests (portal page of 10, the "
+            "CLIENT's bookings, the viewer, in turn):",
+            "",
+            "| after requests | RSS MiB | peak RSS in the slice MiB | req/s | errors |",
+            "| ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in report.rss:
             lines.append(
-                f"| {r['requests']:,} | {r['rss_mib']:.1f} | {r['peak_rss_mib']:.1f} | {r['rps']:.0f} |"
+                f"| {r['requests']:,} | {r['rss_mib']:.1f} | {r['peak_rss_mib']:.1f} "
+                f"| {r['rps']:.0f} | {r['errors']} |"
             )
     lines += ["", "### Targets", ""]
     lines += targets(report)
@@ -752,21 +890,17 @@ def targets(report: Report) -> list[str]:
             f"({'met' if api >= floor / 2 else 'not met'})"
         )
     if api and norls:
-        cost = 1 - api / norls
+        cost = norls / api - 1
         out.append(
-            f"- RLS cost ≤ 5% (portal, throughput): {cost:.1%} ({'met' if cost <= 0.05 else 'not met'})"
+            f"- RLS cost ≤ 5%, portal page by throughput under load: {cost:+.1%} "
+            f"({'met' if cost <= 0.05 else 'not met'}; noisy, see the sequential figures)"
         )
-    for scen in ("bookings-client", "analytics-cold"):
-        label = {"bookings-client": "booking list (CLIENT)", "analytics-cold": "analytics, cold"}[
-            scen
-        ]
-        a = report.load.get(f"{label}|api")
-        b = report.load.get(f"{label}|api-norls")
-        if a and b:
-            cost = 1 - statistics.median(r["rps"] for r in a) / statistics.median(
-                r["rps"] for r in b
-            )
-            out.append(f"- RLS cost, {label}: {cost:.1%} ({'met' if cost <= 0.05 else 'not met'})")
+    for call, r in report.rls.items():
+        cost = r["rls"]["median_ms"] / r["norls"]["median_ms"] - 1
+        out.append(
+            f"- RLS cost ≤ 5%, {call} by median latency: {cost:+.1%} "
+            f"({'met' if cost <= 0.05 else 'not met'})"
+        )
     counts = {k: v for k, v in report.statements.items() if v and k.startswith("api|portal")}
     if counts:
         per = {k.split("|")[1]: v["queries"] for k, v in counts.items()}
@@ -784,7 +918,7 @@ def targets(report: Report) -> list[str]:
             ratio = big["median_ms"] / small["median_ms"]
             out.append(
                 f"- {call} median at {next(iter(report.datasets))} vs 10 "
-                f"tenants: {big['median_ms']:.1f} / {small['median_ms']:.1f} ms = {ratio:.2f}× "
+                f"tenants (same tenant): {big['median_ms']:.1f} / {small['median_ms']:.1f} ms = {ratio:.2f}× "
                 f"({'met' if ratio <= 1.2 else 'not met'}, target ≤ 1.2×)"
             )
     cold = report.latency.get("analytics-cold|1000")

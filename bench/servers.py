@@ -4,6 +4,7 @@ bypass role for baseline b), the floor (a), and PostGraphile (c)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import socket
@@ -46,6 +47,11 @@ class Server:
 
     def peak_rss_kib(self) -> int:
         return self._status("VmHWM")
+
+    def reset_peak(self) -> None:
+        """Start the peak RSS (VmHWM) afresh: `5` in /proc/<pid>/clear_refs (Linux ≥ 4.0)."""
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
 
     def stop(self) -> None:
         if self.process.poll() is None:
