@@ -541,6 +541,61 @@ async def _run(server: BenchServer, cfg: Scale, report: Report) -> None:
         sc = scenarios(a, admin, client, second, today)
         await _check_same_json(servers, sc, report)
 
+        # Sequential comparisons first, while every server is fresh and in the same state (after
+        # the load phase the main API's heap and caches differ from the others').
+        try:
+            # one tenant, two database sizes: analytics cold / cached and the portal page
+            admin10 = await login(servers["api-10"].port, a.admin_email, host)
+            sc10 = scenarios(a, admin10, admin10, admin10, today)
+            # alternating calls (1,000-tenant server, then 10-tenant server), so that the machine's
+            # noise falls on both alike; cold: periods no earlier call asked for, the same at both
+            pairs = {
+                "analytics-cold": (
+                    sc["analytics-cold"][3000 : 3001 + cfg.latency_calls],
+                    sc10["analytics-cold"][3000 : 3001 + cfg.latency_calls],
+                    cfg.latency_calls,
+                ),
+                "analytics-cached": (
+                    sc["analytics-cached"],
+                    sc10["analytics-cached"],
+                    cfg.latency_calls,
+                ),
+                "portal": (sc["portal"], sc10["portal"], cfg.latency_calls * 5),
+            }
+            for call, (big_requests, small_requests, calls) in pairs.items():
+                big, small = await paired_latencies(
+                    (servers["api"], big_requests), (servers["api-10"], small_requests), calls
+                )
+                report.latency[f"{call}|1000"] = big
+                report.latency[f"{call}|10"] = small
+        except Exception as exc:  # report what was measured, say what was not
+            _failed(report, "latency at two sizes", exc)
+        try:
+            # the cost of the policies: the same calls alternating between the API as the runtime
+            # role and as the bypass role
+            if "api-norls" in servers:
+                for call, requests, calls in (
+                    ("portal", sc["portal"], cfg.latency_calls * 5),
+                    ("bookings-client", sc["bookings-client"], cfg.latency_calls * 5),
+                    (
+                        "analytics-cold",
+                        sc["analytics-cold"][3500 : 3501 + cfg.latency_calls],
+                        cfg.latency_calls,
+                    ),
+                ):
+                    rls, norls = await paired_latencies(
+                        (servers["api"], requests),
+                        (
+                            servers["api-norls"],
+                            requests[::-1] if call == "analytics-cold" else requests,
+                        ),
+                        calls,
+                    )
+                    report.rls[call] = {"rls": rls, "norls": norls}
+        except Exception as exc:  # report what was measured, say what was not
+            _failed(report, "RLS cost", exc)
+        report.loadavg.append(f"after latency {loadavg()}")
+
         # the matrix: (row label, server, scenario); rounds interleave every row
         matrix = [
             ("portal page (tasks first 50)", "api", "portal"),
@@ -624,58 +679,6 @@ async def _run(server: BenchServer, cfg: Scale, report: Report) -> None:
 
         except Exception as exc:  # report what was measured, say what was not
             _failed(report, "statement count", exc)
-        try:
-            # one tenant, two database sizes: analytics cold / cached and the portal page
-            admin10 = await login(servers["api-10"].port, a.admin_email, host)
-            sc10 = scenarios(a, admin10, admin10, admin10, today)
-            # alternating calls (1,000-tenant server, then 10-tenant server), so that the machine's
-            # noise falls on both alike; cold: periods no earlier call asked for, the same at both
-            pairs = {
-                "analytics-cold": (
-                    sc["analytics-cold"][3000 : 3001 + cfg.latency_calls],
-                    sc10["analytics-cold"][3000 : 3001 + cfg.latency_calls],
-                    cfg.latency_calls,
-                ),
-                "analytics-cached": (
-                    sc["analytics-cached"],
-                    sc10["analytics-cached"],
-                    cfg.latency_calls,
-                ),
-                "portal": (sc["portal"], sc10["portal"], cfg.latency_calls * 5),
-            }
-            for call, (big_requests, small_requests, calls) in pairs.items():
-                big, small = await paired_latencies(
-                    (servers["api"], big_requests), (servers["api-10"], small_requests), calls
-                )
-                report.latency[f"{call}|1000"] = big
-                report.latency[f"{call}|10"] = small
-        except Exception as exc:  # report what was measured, say what was not
-            _failed(report, "latency at two sizes", exc)
-        try:
-            # the cost of the policies: the same calls alternating between the API as the runtime
-            # role and as the bypass role
-            if "api-norls" in servers:
-                for call, requests, calls in (
-                    ("portal", sc["portal"], cfg.latency_calls * 5),
-                    ("bookings-client", sc["bookings-client"], cfg.latency_calls * 5),
-                    (
-                        "analytics-cold",
-                        sc["analytics-cold"][3500 : 3501 + cfg.latency_calls],
-                        cfg.latency_calls,
-                    ),
-                ):
-                    rls, norls = await paired_latencies(
-                        (servers["api"], requests),
-                        (
-                            servers["api-norls"],
-                            requests[::-1] if call == "analytics-cold" else requests,
-                        ),
-                        calls,
-                    )
-                    report.rls[call] = {"rls": rls, "norls": norls}
-        except Exception as exc:  # report what was measured, say what was not
-            _failed(report, "RLS cost", exc)
-        report.loadavg.append(f"after latency {loadavg()}")
 
         try:
             # peak RSS of a fresh worker across many requests (full scale): the portal page,
