@@ -31,7 +31,19 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# The benchmark (docs/performance.md): its own embedded server in .pgdata-bench/ (or DATABASE_URL's
+# server, databases tenantgraph_bench*), 10-20 min at full scale; BENCH_SCALE=small for a quick run.
+BENCH_SCALE ?= full
+NPM := $(shell command -v npm 2>/dev/null)
+
 bench: install
+ifdef NPM
+	cd bench/postgraphile && npm ci --no-audit --no-fund --loglevel=error \
+		|| echo "npm ci failed (offline?): the PostGraphile baseline is skipped"
+else
+	@echo "npm not found: the PostGraphile baseline is skipped (install Node.js to include it)"
+endif
+	$(BIN)/python -m bench run --scale $(BENCH_SCALE)
 	$(BIN)/python -m pytest -m bench -s -p no:cacheprovider
 
 lint: install

@@ -1,0 +1,141 @@
+"""Baseline (a), the floor: a bare Starlette + asyncpg handler for the portal task page.
+
+It does what the API must do at the least for `tasks(first: N) { edges { cursor node { … assignee
+createdBy } } pageInfo }`: verify the bearer token, then in one transaction as the runtime role
+(row-level security on) bind the tenant settings, check the session, read the page and its users
+with the same SQL, and answer the same JSON. No GraphQL, no ORM, no middleware.
+
+    TENANTGRAPH_SECRET_KEY=… BENCH_RUNTIME_DSN=postgresql://… python -m bench.floor --port 8003
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.auth.tokens import InvalidToken, TokenService
+from app.settings import Settings
+from schema.ids import encode_id
+from schema.pagination import encode_cursor
+
+SET_CONTEXT = (
+    "SELECT set_config('app.current_tenant_id', $1, true),"
+    " set_config('app.current_user_id', $2, true),"
+    " set_config('app.is_superadmin', 'false', true),"
+    " set_config('app.public_tenant_id', '', true),"
+    " set_config('statement_timeout', '30s', true)"
+)
+SESSION = (
+    "SELECT users.token_version, m.role, m.status,"
+    " (SELECT tenants.status FROM tenants WHERE tenants.id = $1) AS tenant_status"
+    " FROM users LEFT OUTER JOIN tenant_memberships m"
+    " ON m.user_id = users.id AND m.tenant_id = $1 WHERE users.id = $2"
+)
+PAGE = (
+    "SELECT id, title, description, status, priority, due_at, created_at, updated_at,"
+    " assignee_id, created_by_id FROM tasks WHERE tenant_id = $1"
+    " ORDER BY created_at DESC, id DESC LIMIT $2"
+)
+USERS = (
+    "SELECT users.id, users.email, m.display_name FROM users JOIN tenant_memberships m"
+    " ON m.user_id = users.id AND m.tenant_id = $1 WHERE users.id = ANY($2::uuid[])"
+)
+FIRST = re.compile(rb"first:\s*(\d+)")
+
+
+def _user(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "id": encode_id("User", row["id"]),
+        "email": row["email"],
+        "displayName": row["display_name"],
+    }
+
+
+def create_app(dsn: str, tokens: TokenService, pool_size: int = 10) -> Starlette:
+    state: dict[str, asyncpg.Pool] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
+        yield
+        await state["pool"].close()
+
+    async def graphql(request: Request) -> Response:
+        body = await request.body()
+        match = FIRST.search(body)
+        first = min(int(match.group(1)), 100) if match else 20
+        header = request.headers.get("authorization", "")
+        try:
+            claims = tokens.verify(header.removeprefix("Bearer "))
+        except InvalidToken:
+            return Response(b'{"errors":[{"message":"unauthenticated"}]}', 401)
+        pool = state["pool"]
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(SET_CONTEXT, str(claims.tenant_id), str(claims.user_id))
+            session = await conn.fetchrow(SESSION, claims.tenant_id, claims.user_id)
+            if session is None or session["token_version"] != claims.token_version:
+                return Response(b'{"errors":[{"message":"token revoked"}]}', 401)
+            rows = await conn.fetch(PAGE, claims.tenant_id, first + 1)
+            ids = {r["assignee_id"] for r in rows[:first]} | {
+                r["created_by_id"] for r in rows[:first]
+            }
+            ids.discard(None)
+            users = {u["id"]: u for u in await conn.fetch(USERS, claims.tenant_id, list(ids))}
+        edges = [
+            {
+                "cursor": encode_cursor(r["created_at"], r["id"]),
+                "node": {
+                    "id": encode_id("Task", r["id"]),
+                    "title": r["title"],
+                    "status": r["status"],
+                    "priority": r["priority"],
+                    "dueAt": r["due_at"].isoformat() if r["due_at"] else None,
+                    "createdAt": r["created_at"].isoformat(),
+                    "assignee": _user(users.get(r["assignee_id"])),
+                    "createdBy": _user(users.get(r["created_by_id"])),
+                },
+            }
+            for r in rows[:first]
+        ]
+        page = {
+            "hasNextPage": len(rows) > first,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        }
+        payload = {"data": {"tasks": {"edges": edges, "pageInfo": page}}}
+        return Response(orjson.dumps(payload), media_type="application/json")
+
+    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])], lifespan=lifespan)
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m bench.floor")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    settings = Settings()
+    tokens = TokenService(
+        settings.signing_secret(),
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        ttl=settings.token_ttl,
+    )
+    app = create_app(os.environ["BENCH_RUNTIME_DSN"], tokens, settings.db_pool_size)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
