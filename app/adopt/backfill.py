@@ -17,8 +17,9 @@ Which tenant a row gets (first rule that answers):
 - tasks: a tenant both the assignee and the creator belong to; else the assignee's home; else
   the creator's home;
 - compliance_records: its task's tenant; else the creator's home;
-- audit_logs: the tenant of the task it names (`target_type = 'task'`) when the actor belongs
-  to it or there is no actor; else the actor's home; else the task's tenant;
+- audit_logs: the tenant of the task or compliance record it names (`target_type` `task` or
+  `compliance_record`) when the actor belongs to it or there is no actor; else the actor's home;
+  else the named row's tenant;
 - health_logs: the actor's home;
 - services: every tenant whose tasks use it (the tenant with most of them keeps the row, each
   other one gets a copy with the same id and slug);
@@ -74,13 +75,19 @@ PICK: dict[str, str] = {
         + ")"
     ),
     "audit_logs": (
-        "COALESCE(CASE WHEN r.target_type = 'task' THEN"
+        "COALESCE(CASE r.target_type WHEN 'task' THEN"
         " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id"
         "  AND (r.actor_id IS NULL OR EXISTS (SELECT 1 FROM public.tenant_memberships m"
-        "   WHERE m.tenant_id = t.tenant_id AND m.user_id = r.actor_id))) END, "
+        "   WHERE m.tenant_id = t.tenant_id AND m.user_id = r.actor_id)))"
+        " WHEN 'compliance_record' THEN"
+        " (SELECT c.tenant_id FROM public.compliance_records c WHERE c.id = r.target_id"
+        "  AND (r.actor_id IS NULL OR EXISTS (SELECT 1 FROM public.tenant_memberships m"
+        "   WHERE m.tenant_id = c.tenant_id AND m.user_id = r.actor_id))) END, "
         + _HOME.format(col="actor_id")
-        + ", CASE WHEN r.target_type = 'task' THEN"
-        " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id) END)"
+        + ", CASE r.target_type WHEN 'task' THEN"
+        " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id)"
+        " WHEN 'compliance_record' THEN"
+        " (SELECT c.tenant_id FROM public.compliance_records c WHERE c.id = r.target_id) END)"
     ),
     "health_logs": _HOME.format(col="actor_id"),
 }
@@ -380,7 +387,10 @@ def _services(
 _REASONS = {
     "tasks": "neither assignee nor creator belongs to a tenant",
     "compliance_records": "no task with a tenant and the creator belongs to no tenant",
-    "audit_logs": "the actor belongs to no tenant and the target is no task with a tenant",
+    "audit_logs": (
+        "the actor belongs to no tenant and the target is no task or compliance record with a"
+        " tenant"
+    ),
     "health_logs": "the actor belongs to no tenant",
     "services": "no task with a tenant uses it",
 }
