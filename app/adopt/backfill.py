@@ -311,13 +311,15 @@ def _user_home(conn: Connection) -> int:
 def _emails(conn: Connection) -> int:
     """Accounts whose email equals an earlier account's but for letter case: the current schema
     compares emails case-insensitively, so the later account gets a distinct address (its local
-    part + `+legacy-<8 hex of its id>`); nothing else about it changes, and the report lists it."""
+    part + `+legacy-<8 hex of the md5 of its id>`: not of the id itself, whose leading digits
+    time-ordered uuids (v1, v7) share between accounts created close together); nothing else
+    about it changes, and the report lists it."""
     return conn.execute(
         text(
             f"INSERT INTO {SCHEMA}.renamed_emails"
             " (user_id, original_email, new_email, kept_user_id) "
             "SELECT id, email, split_part(email, '@', 1) || '+legacy-' "
-            "       || left(replace(id::text, '-', ''), 8) || '@' || split_part(email, '@', 2), "
+            "       || left(md5(id::text), 8) || '@' || split_part(email, '@', 2), "
             "       kept "
             "FROM (SELECT u.id, u.email, row_number() OVER w AS n, first_value(u.id) OVER w AS kept"
             "        FROM public.users u"
