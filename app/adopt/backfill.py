@@ -264,7 +264,13 @@ def run_all(
 def final_sweep(conn: Connection, options: Options, system_id: uuid.UUID) -> None:
     """Rows written by the legacy application while the batches ran (their ids may sort before a
     cursor): the same rules once more over whatever is still without a tenant and not archived,
-    in the caller's transaction. Run by revision adopt_0003, with the application stopped."""
+    in the caller's transaction. Run by revision adopt_0003, with the application stopped.
+
+    The setup steps run again first (both only add): an account or membership the application
+    created after them needs its home tenant, and a new case variant of an address its rename,
+    before the rows are placed."""
+    for setup in _SETUP.values():
+        setup(conn)
     run_all(conn, options, system_id)
     for table in TENANT_TABLES:
         if table == "services":
