@@ -609,6 +609,129 @@ async def check_policy_roles(conn: AsyncConnection, cat: Catalog) -> CheckResult
     return result
 
 
+# The settings a policy must read to confine rows to the request: a tenant table's policies
+# compare tenant_id with the tenant (or the anonymous visitor's tenant); tenants and users, which
+# have no tenant_id, may also answer by the signed-in user.
+_TENANT_SETTINGS = ("'app.current_tenant_id'", "'app.public_tenant_id'")
+_USER_SETTING = "'app.current_user_id'"
+_COMMANDS = {"*": "rawd", "r": "r", "a": "a", "w": "w", "d": "d"}
+_COMMAND_NAMES = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+
+
+def _confines(expression: str | None, has_tenant: bool) -> bool:
+    """Whether a policy expression reads the request's tenant (a textual test: it catches
+    `USING (true)`, a policy on another column or on `current_user`, not a contrived
+    `tenant_id = … OR true`)."""
+    if expression is None or expression.strip() == "false":
+        return True
+    if has_tenant:
+        return TENANT_COLUMN in expression and any(s in expression for s in _TENANT_SETTINGS)
+    return any(s in expression for s in (*_TENANT_SETTINGS, _USER_SETTING))
+
+
+async def check_policy_bounds(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "rls.tenant_bound",
+        "every permissive policy that applies to the runtime role reads the request's tenant "
+        "(policies are OR-ed: one USING (true) opens every tenant's rows), unless a restrictive "
+        "policy on the same commands does",
+    )
+    # PUBLIC and the runtime role itself: a policy for a role it is a member of is reported by
+    # role.memberships, and a superuser runtime role (role.not_superuser) bypasses them all
+    applies = (
+        "0 = ANY(p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) pr(oid)"
+        " JOIN pg_roles r ON r.oid = pr.oid WHERE r.rolname = :role)"
+    )
+    rows = await _rows(
+        conn,
+        f"""
+        SELECT c.relname, p.polname, p.polcmd::text AS cmd, p.polpermissive,
+               pg_get_expr(p.polqual, p.polrelid) AS qual,
+               pg_get_expr(p.polwithcheck, p.polrelid) AS with_check
+          FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND ({applies})
+         ORDER BY c.relname, p.polname
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    )
+    governed = cat.governed
+    restricted: dict[str, set[str]] = {}
+    for r in rows:
+        if r.relname in governed and not r.polpermissive:
+            has_tenant = cat.tables[r.relname].has_tenant
+            if _confines(r.qual, has_tenant) and _confines(r.with_check, has_tenant):
+                restricted.setdefault(r.relname, set()).update(_COMMANDS[r.cmd])
+    for r in rows:
+        if r.relname not in governed or not r.polpermissive:
+            continue
+        has_tenant = cat.tables[r.relname].has_tenant
+        if _confines(r.qual, has_tenant) and _confines(r.with_check, has_tenant):
+            continue
+        if set(_COMMANDS[r.cmd]) <= restricted.get(r.relname, set()):
+            continue
+        expression = r.qual if not _confines(r.qual, has_tenant) else r.with_check
+        result.fail(
+            f"{r.relname}.{r.polname}",
+            f"permissive policy {r.polname} on {r.relname} ({_COMMAND_NAMES[r.cmd]}) applies to "
+            f"the runtime role and does not read the request's tenant: ({expression})",
+        )
+    return result
+
+
+async def check_other_schemas(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "role.other_schemas",
+        f"the runtime role reaches nothing outside schema {SCHEMA}: no table or view it may read "
+        "or write, no SECURITY DEFINER function it may execute (none of the checks above looks "
+        "there)",
+    )
+    role = await _role(conn, cat.runtime_role)
+    if role is None or role.rolsuper:
+        return result  # role.not_superuser reports it
+    outside = (
+        "n.nspname NOT IN (:schema, 'pg_catalog', 'information_schema')"
+        " AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
+        " AND has_schema_privilege(:role, n.oid, 'USAGE')"
+    )
+    for r in await _rows(
+        conn,
+        f"""
+        SELECT n.nspname || '.' || c.relname AS name, c.relkind
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE {outside} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+           AND (has_any_column_privilege(:role, c.oid, 'SELECT, INSERT, UPDATE')
+                OR has_table_privilege(:role, c.oid, 'DELETE, TRUNCATE'))
+         ORDER BY 1
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    ):
+        result.fail(
+            r.name,
+            f'the runtime role "{cat.runtime_role}" may read or write {r.name}, outside schema '
+            f"{SCHEMA}: row-level security and these checks do not govern it",
+        )
+    for r in await _rows(
+        conn,
+        f"""
+        SELECT p.oid::regprocedure::text AS name
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE {outside} AND p.prosecdef AND has_function_privilege(:role, p.oid, 'EXECUTE')
+         ORDER BY 1
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    ):
+        result.fail(
+            r.name,
+            f'the runtime role "{cat.runtime_role}" may execute SECURITY DEFINER function '
+            f"{r.name}, outside schema {SCHEMA}",
+        )
+    return result
+
+
 _TRUE = {"true", "on", "yes", "1", "t", "y"}
 
 
@@ -985,6 +1108,7 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("rls.forced", check_rls_forced, False),
     ("rls.policies", check_rls_policies, False),
     ("rls.policy_roles", check_policy_roles, False),
+    ("rls.tenant_bound", check_policy_bounds, False),
     ("views.security_invoker", check_views, False),
     ("functions.search_path", check_functions, False),
     ("functions.definers", check_definers, False),
@@ -993,6 +1117,7 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("role.owns_nothing", check_owns_nothing, False),
     ("role.privileges", check_privileges, False),
     ("role.memberships", check_memberships, False),
+    ("role.other_schemas", check_other_schemas, False),
     ("keys.tenant_leading", check_keys, False),
 )
 CHECK_IDS: tuple[str, ...] = tuple(check_id for check_id, _, _ in CHECKS)

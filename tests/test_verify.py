@@ -78,6 +78,7 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "rls.forced",
         "rls.policies",
         "rls.policy_roles",
+        "rls.tenant_bound",
         "views.security_invoker",
         "functions.search_path",
         "functions.definers",
@@ -86,6 +87,7 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "role.owns_nothing",
         "role.privileges",
         "role.memberships",
+        "role.other_schemas",
         "keys.tenant_leading",
     )
     assert [c.id for c in report.checks if not c.passed] == [], report.problems()
@@ -123,6 +125,21 @@ async def test_a_view_with_security_invoker_passes(
     await admin_conn.execute(
         text("CREATE VIEW open_tasks WITH (security_invoker = on) AS SELECT * FROM tasks")
     )
+    report = await run_checks(admin_conn, test_database.urls.runtime_role)
+    assert report.ok, report.problems()
+
+
+async def test_a_permissive_policy_under_a_restrictive_tenant_policy_passes(
+    test_database: SuiteDatabase, admin_conn: AsyncConnection
+) -> None:
+    # restrictive policies are AND-ed: the permissive USING (true) cannot open another tenant
+    await admin_conn.execute(
+        text(
+            "CREATE POLICY planted_tenant ON tasks AS RESTRICTIVE USING (tenant_id = "
+            "(SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))"
+        )
+    )
+    await admin_conn.execute(text("CREATE POLICY planted_open ON tasks USING (true)"))
     report = await run_checks(admin_conn, test_database.urls.runtime_role)
     assert report.ok, report.problems()
 
@@ -205,6 +222,69 @@ DEFECTS = [
         ),
         "rls.policy_roles",
         "tasks.planted_reporting",
+    ),
+    Defect(
+        "a permissive USING (true) policy for PUBLIC next to the isolation policy",
+        ("CREATE POLICY planted_everyone ON tasks FOR SELECT TO PUBLIC USING (true)",),
+        "rls.tenant_bound",
+        "tasks.planted_everyone",
+    ),
+    Defect(
+        "the isolation policy rewritten to ignore the tenant",
+        ("ALTER POLICY tasks_isolation ON tasks USING (status IS NOT NULL) WITH CHECK (true)",),
+        "rls.tenant_bound",
+        "tasks.tasks_isolation",
+    ),
+    Defect(
+        "an extra permissive policy for the runtime role on another column",
+        ("CREATE POLICY planted_urgent ON tasks FOR SELECT TO {app} USING (priority = 'URGENT')",),
+        "rls.tenant_bound",
+        "tasks.planted_urgent",
+    ),
+    Defect(
+        "a permissive INSERT policy that checks nothing",
+        ("CREATE POLICY planted_insert ON audit_logs FOR INSERT WITH CHECK (true)",),
+        "rls.tenant_bound",
+        "audit_logs.planted_insert",
+    ),
+    Defect(
+        "a policy on current_user instead of the tenant",
+        ("CREATE POLICY planted_who ON bookings FOR SELECT USING (current_user = current_user)",),
+        "rls.tenant_bound",
+        "bookings.planted_who",
+    ),
+    Defect(
+        "a copy of a tenant table in another schema, readable by the runtime role",
+        (
+            "CREATE SCHEMA planted_reporting",
+            "CREATE TABLE planted_reporting.task_copy AS SELECT * FROM public.tasks",
+            "GRANT USAGE ON SCHEMA planted_reporting TO {app}",
+            "GRANT SELECT ON planted_reporting.task_copy TO {app}",
+        ),
+        "role.other_schemas",
+        "planted_reporting.task_copy",
+    ),
+    Defect(
+        "a view with its owner's rights in another schema",
+        (
+            "CREATE SCHEMA planted_reporting",
+            "CREATE VIEW planted_reporting.all_tasks AS SELECT * FROM public.tasks",
+            "GRANT USAGE ON SCHEMA planted_reporting TO {app}",
+            "GRANT SELECT ON planted_reporting.all_tasks TO {app}",
+        ),
+        "role.other_schemas",
+        "planted_reporting.all_tasks",
+    ),
+    Defect(
+        "a SECURITY DEFINER function in another schema",
+        (
+            "CREATE SCHEMA planted_util",
+            "GRANT USAGE ON SCHEMA planted_util TO {app}",
+            "CREATE FUNCTION planted_util.titles() RETURNS SETOF text LANGUAGE sql "
+            "SECURITY DEFINER SET search_path = pg_catalog AS 'SELECT title FROM public.tasks'",
+        ),
+        "role.other_schemas",
+        "planted_util.titles()",
     ),
     Defect(
         "view without security_invoker",
