@@ -1026,6 +1026,51 @@ async def check_definers(conn: AsyncConnection, cat: Catalog) -> CheckResult:
         result.allow(signature, DEFINER_FUNCTIONS[signature])
         if r.public_execute:
             result.fail(signature, f"PUBLIC may execute SECURITY DEFINER function {signature}")
+    # a trigger fires whoever writes, without an EXECUTE check: a SECURITY DEFINER trigger
+    # function in any other schema runs with its owner's rights on the runtime role's writes
+    for r in await _rows(
+        conn,
+        """
+        SELECT DISTINCT p.oid::regprocedure::text AS name, c.relname, t.tgname
+          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+         WHERE n.nspname = :schema AND NOT t.tgisinternal AND p.prosecdef
+           AND pn.nspname <> :schema
+         ORDER BY 1, 2, 3
+        """,
+        schema=SCHEMA,
+    ):
+        result.fail(
+            r.name,
+            f"trigger {r.tgname} on {r.relname} runs SECURITY DEFINER function {r.name} (outside "
+            f"schema {SCHEMA}) with its owner's rights on every write",
+        )
+    return result
+
+
+async def check_rules(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "rules.none",
+        "no table of the schema has a rule (a rule's actions run with the table owner's rights, "
+        "through the owner's maintenance policies)",
+    )
+    for r in await _rows(
+        conn,
+        """
+        SELECT c.relname, rw.rulename
+          FROM pg_rewrite rw JOIN pg_class c ON c.oid = rw.ev_class
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p') AND rw.rulename <> '_RETURN'
+         ORDER BY 1, 2
+        """,
+        schema=SCHEMA,
+    ):
+        result.fail(
+            f"{r.relname}.{r.rulename}",
+            f"rule {r.rulename} on {r.relname}: its actions run with the owner's rights, "
+            "whoever writes (use a trigger with SECURITY INVOKER)",
+        )
     return result
 
 
@@ -1112,6 +1157,7 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("views.security_invoker", check_views, False),
     ("functions.search_path", check_functions, False),
     ("functions.definers", check_definers, False),
+    ("rules.none", check_rules, False),
     ("role.not_superuser", check_not_superuser, False),
     ("role.no_bypassrls", check_no_bypassrls, False),
     ("role.owns_nothing", check_owns_nothing, False),

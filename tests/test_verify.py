@@ -82,6 +82,7 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "views.security_invoker",
         "functions.search_path",
         "functions.definers",
+        "rules.none",
         "role.not_superuser",
         "role.no_bypassrls",
         "role.owns_nothing",
@@ -285,6 +286,29 @@ DEFECTS = [
         ),
         "role.other_schemas",
         "planted_util.titles()",
+    ),
+    Defect(
+        "a SECURITY DEFINER trigger function in a schema the runtime role cannot even use",
+        (
+            "CREATE SCHEMA planted_hidden",
+            "CREATE FUNCTION planted_hidden.copy_out() RETURNS trigger LANGUAGE plpgsql "
+            "SECURITY DEFINER SET search_path = pg_catalog AS $$ BEGIN UPDATE public.tasks "
+            "SET title = NEW.action WHERE tenant_id <> NEW.tenant_id; RETURN NEW; END $$",
+            "REVOKE ALL ON FUNCTION planted_hidden.copy_out() FROM PUBLIC",
+            "CREATE TRIGGER planted_copy_out AFTER INSERT ON audit_logs FOR EACH ROW "
+            "EXECUTE FUNCTION planted_hidden.copy_out()",
+        ),
+        "functions.definers",
+        "planted_hidden.copy_out()",
+    ),
+    Defect(
+        "a rule that writes other tenants' rows with the owner's rights",
+        (
+            "CREATE RULE planted_rule AS ON INSERT TO audit_logs DO ALSO UPDATE tasks "
+            "SET title = NEW.action WHERE tenant_id <> NEW.tenant_id",
+        ),
+        "rules.none",
+        "audit_logs.planted_rule",
     ),
     Defect(
         "view without security_invoker",
