@@ -838,7 +838,8 @@ async def check_functions(conn: AsyncConnection, cat: Catalog) -> CheckResult:
 async def _role(conn: AsyncConnection, name: str) -> Any:
     rows = await _rows(
         conn,
-        "SELECT oid, rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = :r",
+        "SELECT oid, rolsuper, rolbypassrls, rolreplication, rolcanlogin FROM pg_roles"
+        " WHERE rolname = :r",
         r=name,
     )
     return rows[0] if rows else None
@@ -859,6 +860,12 @@ async def check_no_bypassrls(conn: AsyncConnection, cat: Catalog) -> CheckResult
     role = await _role(conn, cat.runtime_role)
     if role is not None and role.rolbypassrls:
         result.fail(cat.runtime_role, f'the runtime role "{cat.runtime_role}" has BYPASSRLS')
+    if role is not None and role.rolreplication:
+        result.fail(
+            cat.runtime_role,
+            f'the runtime role "{cat.runtime_role}" has REPLICATION: a replication connection '
+            "streams every tenant's rows, past row-level security",
+        )
     return result
 
 
@@ -968,7 +975,10 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
                         WHERE n.nspname = :schema AND c.relowner = r.oid) AS owns_relations,
                EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                         WHERE n.nspname = :schema AND p.proowner = r.oid) AS owns_functions,
-               EXISTS (SELECT 1 FROM pg_policy p WHERE r.oid = ANY(p.polroles)) AS in_policies
+               EXISTS (SELECT 1 FROM pg_policy p WHERE r.oid = ANY(p.polroles)) AS in_policies,
+               r.rolreplication
+                 OR r.rolname IN ('pg_execute_server_program', 'pg_read_server_files',
+                                  'pg_write_server_files') AS server_access
           FROM pg_roles r
          WHERE r.oid IN (SELECT roleid FROM member_of)
          ORDER BY r.rolname
@@ -985,6 +995,10 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
                 ("owns tables of the schema", r.owns_relations),
                 ("owns functions of the schema", r.owns_functions),
                 ("is named by a policy", r.in_policies),
+                (
+                    "may replicate, read or write server files or run server programs",
+                    r.server_access,
+                ),
             )
             if flag
         ]

@@ -376,6 +376,24 @@ DEFECTS = [
         "public",
     ),
     Defect(
+        "runtime role has REPLICATION",
+        ("ALTER ROLE {app} REPLICATION",),
+        "role.no_bypassrls",
+        "tenantgraph_app",
+    ),
+    Defect(
+        "runtime role may run programs on the server (COPY FROM PROGRAM 'psql ...')",
+        ("GRANT pg_execute_server_program TO {app}",),
+        "role.memberships",
+        "pg_execute_server_program",
+    ),
+    Defect(
+        "runtime role may read the server's files (the data files of every tenant)",
+        ("GRANT pg_read_server_files TO {app}",),
+        "role.memberships",
+        "pg_read_server_files",
+    ),
+    Defect(
         "runtime role is a member of the owner",
         ("GRANT {owner} TO {app}",),
         "role.memberships",
