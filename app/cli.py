@@ -381,6 +381,25 @@ def adopt(
     from app.adopt.runner import adopt as run_adoption
     from app.adopt.runner import rollback as run_rollback
 
+    if rollback:
+        # `--rollback --dry-run` reads like a preview: it must not undo the adoption for real
+        others = [
+            name
+            for name, given in (
+                ("--dry-run", dry_run),
+                ("--backfill-only", backfill_only),
+                ("--orphans", orphans is not None),
+                ("--system-tenant", system_tenant is not None),
+                ("--batch-size", batch_size != 1000),
+            )
+            if given
+        ]
+        if others:
+            raise _fail(
+                f"--rollback takes no other option (given: {', '.join(others)}); nothing was "
+                "changed. `tenantgraph adopt --rollback` alone undoes the adoption",
+                2,
+            )
     if system_tenant is not None:
         system_tenant = system_tenant.strip().lower()
     requested = Requested(

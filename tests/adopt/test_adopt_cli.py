@@ -81,3 +81,35 @@ async def test_adopt_command(admin_url: URL) -> None:
             ).scalar_one(),
         )
         assert tables == 13  # the legacy tables, back
+
+
+async def test_rollback_with_another_option_is_refused_and_keeps_the_adoption(
+    admin_url: URL,
+) -> None:
+    """`--rollback --dry-run` reads like "show me what a rollback would do": it must not undo an
+    adoption (with every row written since); nor may --rollback quietly ignore other options."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        done = _cli(urls.owner)
+        assert done.returncode == 0, done.stderr
+
+        for extra in (
+            ("--dry-run",),
+            ("--backfill-only",),
+            ("--orphans", "archive"),
+            ("--system-tenant", "attic"),
+            ("--batch-size", "5"),
+        ):
+            refused = _cli(urls.owner, "--rollback", *extra)
+            assert refused.returncode == 2, (extra, refused.stdout, refused.stderr)
+            assert "--rollback" in refused.stderr
+            assert await run_sync(urls.owner, adopt_revision) == "adopt_0004"
+
+        tasks = await run_sync(
+            urls.owner, lambda c: c.execute(text("SELECT count(*) FROM public.tasks")).scalar()
+        )
+        assert tasks == 6
+        # alone, it rolls back
+        undone = _cli(urls.owner, "--rollback")
+        assert undone.returncode == 0, undone.stderr
+        assert await run_sync(urls.owner, adopt_revision) is None
