@@ -136,6 +136,15 @@ def shape_problems(sync_conn: Connection) -> list[str]:
             )
     if sync_conn.execute(text(f"SELECT to_regnamespace('{backfill.LEGACY_SCHEMA}')")).scalar():
         problems.append(f"a schema {backfill.LEGACY_SCHEMA} exists already")
+    if sync_conn.execute(
+        text("SELECT has_schema_privilege('public', 'public', 'CREATE')")
+    ).scalar():
+        # the default before PostgreSQL 15, kept by upgrades: the runtime role could create (and
+        # own) objects next to the tenant tables, and `tenantgraph verify` fails after adoption
+        problems.append(
+            "PUBLIC may create objects in schema public (a database created before PostgreSQL "
+            "15): run REVOKE CREATE ON SCHEMA public FROM PUBLIC first"
+        )
     return problems
 
 

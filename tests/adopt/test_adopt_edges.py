@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
-from app.adopt.runner import Requested, adopt
+from app.adopt.runner import AdoptionError, Requested, adopt, adopt_revision
 from app.database import DatabaseUrls, isolation_problems
 from tests.adopt.fixtures import U, load_small_legacy, run_sync, scratch_database
 
@@ -200,4 +201,28 @@ async def test_accounts_created_after_the_backfill_find_their_tenant(admin_url: 
             assert emails[U("bob-variant")].startswith("BOB+legacy-")
 
         await run_sync(urls.owner, placed)
+        assert await _runtime_problems(urls) == []
+
+
+async def test_a_schema_public_anyone_may_create_in_is_refused_before_anything_changes(
+    admin_url: URL,
+) -> None:
+    """A legacy database from before PostgreSQL 15 lets PUBLIC create in schema public. Adopted
+    as it is, the runtime role could create (and own) objects beside the tenant tables and the
+    closing verify fails after every row has moved: the adoption refuses up front instead."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        await run_sync(
+            urls.owner, lambda c: c.execute(text("GRANT CREATE ON SCHEMA public TO PUBLIC"))
+        )
+
+        with pytest.raises(AdoptionError, match="REVOKE CREATE ON SCHEMA public FROM PUBLIC"):
+            await adopt(urls.owner, urls.runtime_role, Requested())
+        assert await run_sync(urls.owner, adopt_revision) is None
+
+        await run_sync(
+            urls.owner, lambda c: c.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        )
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+        assert report.ok
         assert await _runtime_problems(urls) == []
