@@ -327,6 +327,14 @@ async def rollback(owner: URL, app_role: str) -> str:
     engine = create_async_engine(owner, poolclass=NullPool)
     try:
         async with engine.begin() as conn:
+            # not while an adoption runs: read before its swap commits, the revision would send
+            # the adoption chain's downgrades at the tables the swap has just built
+            locked = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK})
+            if not locked:
+                raise AdoptionError(
+                    "a `tenantgraph adopt` is running on this database: let it finish (or stop "
+                    "it), then roll back"
+                )
             revision = await conn.run_sync(adopt_revision)
             if revision is None:
                 raise AdoptionError("no adoption to roll back in this database")

@@ -226,3 +226,33 @@ async def test_a_schema_public_anyone_may_create_in_is_refused_before_anything_c
         report = await adopt(urls.owner, urls.runtime_role, Requested())
         assert report.ok
         assert await _runtime_problems(urls) == []
+
+
+async def test_a_rollback_waits_for_no_running_adoption(admin_url: URL) -> None:
+    """A rollback started while an adoption runs read the revision before the swap committed
+    and then aimed adopt_0002's downgrade at the freshly built tables: it is refused while an
+    adoption holds the database, and works once it is done."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from app.adopt import runner
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        await adopt(urls.owner, urls.runtime_role, Requested(backfill_only=True))
+
+        engine = create_async_engine(urls.owner, poolclass=NullPool)
+        try:
+            async with engine.connect() as running:  # what a running adoption holds
+                assert await running.scalar(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": runner._LOCK}
+                )
+                with pytest.raises(AdoptionError, match="is running on this database"):
+                    await runner.rollback(urls.owner, urls.runtime_role)
+                assert await run_sync(urls.owner, adopt_revision) == "adopt_0002"
+                await running.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": runner._LOCK})
+        finally:
+            await engine.dispose()
+
+        assert await runner.rollback(urls.owner, urls.runtime_role) == "adopt_0002"
+        assert await run_sync(urls.owner, adopt_revision) is None
