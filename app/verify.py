@@ -685,7 +685,7 @@ async def check_other_schemas(conn: AsyncConnection, cat: Catalog) -> CheckResul
         "role.other_schemas",
         f"the runtime role reaches nothing outside schema {SCHEMA}: no table or view it may read "
         "or write, no SECURITY DEFINER function it may execute (none of the checks above looks "
-        "there)",
+        "there; an extension's own objects are not counted)",
     )
     role = await _role(conn, cat.runtime_role)
     if role is None or role.rolsuper:
@@ -701,6 +701,8 @@ async def check_other_schemas(conn: AsyncConnection, cat: Catalog) -> CheckResul
         SELECT n.nspname || '.' || c.relname AS name, c.relkind
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE {outside} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                            AND d.objid = c.oid AND d.deptype = 'e')
            AND (has_any_column_privilege(:role, c.oid, 'SELECT, INSERT, UPDATE')
                 OR has_table_privilege(:role, c.oid, 'DELETE, TRUNCATE'))
          ORDER BY 1
@@ -719,6 +721,8 @@ async def check_other_schemas(conn: AsyncConnection, cat: Catalog) -> CheckResul
         SELECT p.oid::regprocedure::text AS name
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE {outside} AND p.prosecdef AND has_function_privilege(:role, p.oid, 'EXECUTE')
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                            AND d.objid = p.oid AND d.deptype = 'e')
          ORDER BY 1
         """,
         schema=SCHEMA,

@@ -145,6 +145,25 @@ async def test_a_permissive_policy_under_a_restrictive_tenant_policy_passes(
     assert report.ok, report.problems()
 
 
+async def test_an_extension_in_its_own_schema_is_not_a_reach_outside_the_schema(
+    test_database: SuiteDatabase, admin_conn: AsyncConnection
+) -> None:
+    # pg_stat_statements grants SELECT on its views to PUBLIC: an extension's own objects hold no
+    # tenant rows, and role.other_schemas does not count them
+    available = await admin_conn.scalar(
+        text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'")
+    )
+    if not available:
+        pytest.skip("pg_stat_statements is not available on this server")
+    await admin_conn.execute(text("CREATE SCHEMA planted_ext"))
+    await admin_conn.execute(
+        text(f'GRANT USAGE ON SCHEMA planted_ext TO "{test_database.urls.runtime_role}"')
+    )
+    await admin_conn.execute(text("CREATE EXTENSION pg_stat_statements SCHEMA planted_ext"))
+    report = await run_checks(admin_conn, test_database.urls.runtime_role)
+    assert report.ok, report.problems()
+
+
 # --- red: one kind of defect at a time -----------------------------------------------------------
 
 ACME = "(SELECT id FROM tenants WHERE slug = 'acme')"
