@@ -266,10 +266,11 @@ def final_sweep(conn: Connection, options: Options, system_id: uuid.UUID) -> Non
     cursor): the same rules once more over whatever is still without a tenant and not archived,
     in the caller's transaction. Run by revision adopt_0003, with the application stopped.
 
-    The setup steps run again first (both only add): an account or membership the application
-    created after them needs its home tenant, and a new case variant of an address its rename,
-    before the rows are placed."""
-    for setup in _SETUP.values():
+    The setup and settings steps run again first (they only add): an account or membership the
+    application created after them needs its home tenant, a new case variant of an address its
+    rename, and a settings row it added makes the older one an extra, before the rows are
+    placed."""
+    for setup in (*_SETUP.values(), _settings):
         setup(conn)
     run_all(conn, options, system_id)
     for table in TENANT_TABLES:

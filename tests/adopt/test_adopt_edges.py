@@ -143,9 +143,10 @@ async def test_an_audit_row_about_a_compliance_record_goes_to_the_record_s_tenan
 
 async def test_accounts_created_after_the_backfill_find_their_tenant(admin_url: URL) -> None:
     """`--backfill-only` leaves the legacy application running: an account it then creates, with
-    a membership in globex, a task and a health log, and a case variant of an existing email. The
-    final run places the rows in globex (not the system tenant), keeps the membership the
-    account's default, and renames the case variant."""
+    a membership in globex, a task and a health log, a case variant of an existing email, and a
+    newer settings row. The final run places the rows in globex (not the system tenant), keeps
+    the membership the account's default, renames the case variant and keeps the newest
+    settings."""
     async with scratch_database(admin_url) as urls:
         await run_sync(urls.owner, load_small_legacy)
         await adopt(urls.owner, urls.runtime_role, Requested(backfill_only=True))
@@ -176,6 +177,12 @@ async def test_accounts_created_after_the_backfill_find_their_tenant(admin_url: 
                 ),
                 {"h": U("h-new"), "n": U("newbie")},
             )
+            conn.execute(
+                text(
+                    "INSERT INTO organization_settings (display_name, updated_at)"
+                    " VALUES ('Renamed late', now() + interval '1 minute')"
+                )
+            )
 
         await run_sync(urls.owner, legacy_writes)
 
@@ -199,6 +206,13 @@ async def test_accounts_created_after_the_backfill_find_their_tenant(admin_url: 
             )
             assert emails[U("bob")] == "bob@globex.test"
             assert emails[U("bob-variant")].startswith("BOB+legacy-")
+            # the settings row written last is the platform default; the others are archived
+            default = conn.execute(
+                text(
+                    "SELECT display_name FROM public.organization_settings WHERE tenant_id IS NULL"
+                )
+            ).scalar_one()
+            assert default == "Renamed late"
 
         await run_sync(urls.owner, placed)
         assert await _runtime_problems(urls) == []
