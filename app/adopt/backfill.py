@@ -18,8 +18,7 @@ Which tenant a row gets (first rule that answers):
   the creator's home;
 - compliance_records: its task's tenant; else the creator's home;
 - audit_logs: the tenant of the task or compliance record it names (`target_type` `task` or
-  `compliance_record`) when the actor belongs to it or there is no actor; else the actor's home;
-  else the named row's tenant;
+  `compliance_record`), whoever the actor; else the actor's home;
 - health_logs: the actor's home;
 - services: every tenant whose tasks use it (the tenant with most of them keeps the row, each
   other one gets a copy with the same id and slug);
@@ -74,20 +73,15 @@ PICK: dict[str, str] = {
         + _HOME.format(col="created_by_id")
         + ")"
     ),
+    # the row it names decides, whoever the actor was: its changes are that tenant's data (an
+    # actor who is no member there must not carry them into their own tenant)
     "audit_logs": (
         "COALESCE(CASE r.target_type WHEN 'task' THEN"
-        " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id"
-        "  AND (r.actor_id IS NULL OR EXISTS (SELECT 1 FROM public.tenant_memberships m"
-        "   WHERE m.tenant_id = t.tenant_id AND m.user_id = r.actor_id)))"
-        " WHEN 'compliance_record' THEN"
-        " (SELECT c.tenant_id FROM public.compliance_records c WHERE c.id = r.target_id"
-        "  AND (r.actor_id IS NULL OR EXISTS (SELECT 1 FROM public.tenant_memberships m"
-        "   WHERE m.tenant_id = c.tenant_id AND m.user_id = r.actor_id))) END, "
-        + _HOME.format(col="actor_id")
-        + ", CASE r.target_type WHEN 'task' THEN"
         " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id)"
         " WHEN 'compliance_record' THEN"
-        " (SELECT c.tenant_id FROM public.compliance_records c WHERE c.id = r.target_id) END)"
+        " (SELECT c.tenant_id FROM public.compliance_records c WHERE c.id = r.target_id) END, "
+        + _HOME.format(col="actor_id")
+        + ")"
     ),
     "health_logs": _HOME.format(col="actor_id"),
 }

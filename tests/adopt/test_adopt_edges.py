@@ -141,6 +141,34 @@ async def test_an_audit_row_about_a_compliance_record_goes_to_the_record_s_tenan
         assert U("a-cr") not in seen["acme"]
 
 
+async def test_an_audit_row_by_a_member_of_another_tenant_stays_with_the_task(
+    admin_url: URL,
+) -> None:
+    """bob belongs to globex only. His legacy audit row about acme's task t1 carries acme's data
+    in `changes`: it goes to acme with the task, not to bob's home globex."""
+
+    def legacy(conn: Connection) -> None:
+        load_small_legacy(conn)
+        conn.execute(
+            text(
+                "INSERT INTO audit_logs (id, actor_id, action, target_type, target_id, changes)"
+                " VALUES (:i, :a, 'task.update', 'task', :t, '{\"title\": \"acme only\"}')"
+            ),
+            {"i": U("a-bob-t1"), "a": U("bob"), "t": U("t1")},
+        )
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, legacy)
+
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+
+        assert report.ok
+        placed = await run_sync(urls.owner, lambda c: _tenant_of(c, "audit_logs"))
+        assert placed[U("a-bob-t1")] == "acme"
+        assert placed[U("a4")] == "globex"  # carol's row about globex's t3, as before
+        assert placed[U("a1")] == "acme"  # no target: alice's home
+
+
 async def test_accounts_created_after_the_backfill_find_their_tenant(admin_url: URL) -> None:
     """`--backfill-only` leaves the legacy application running: an account it then creates, with
     a membership in globex, a task and a health log, a case variant of an existing email, and a
