@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.context import Role
@@ -173,13 +173,46 @@ def migrate() -> None:
         engine = create_async_engine(urls.owner, poolclass=NullPool)
         try:
             async with engine.begin() as conn:
+                await _refuse_legacy(conn)
                 await run(conn, urls.runtime_role)
                 return await current_revision(conn)
+        except DBAPIError as exc:
+            raise _fail(
+                f"the migration failed and was rolled back, nothing changed: {exc.orig}"
+            ) from None
         finally:
             await engine.dispose()
 
     revision = _with_database(action)
     out.print(f"database at revision {revision}")
+
+
+async def _refuse_legacy(conn: AsyncConnection) -> None:
+    """`migrate` builds the schema in an empty database or moves ours forward; a legacy database,
+    adopted halfway or not at all, is `tenantgraph adopt`'s."""
+    from app.adopt.runner import ADOPT_HEAD, adopt_revision, main_revision
+
+    adopting = await conn.run_sync(adopt_revision)
+    if adopting is not None and adopting != ADOPT_HEAD:
+        raise _fail(
+            f"an adoption of this legacy database is under way (revision {adopting}): finish it "
+            "with `tenantgraph adopt`, or undo it with `tenantgraph adopt --rollback`",
+            2,
+        )
+    if adopting is None and await conn.run_sync(main_revision) is None:
+        taken = await conn.scalar(
+            text(
+                "SELECT to_regclass('public.tenants') IS NOT NULL OR to_regclass('public.tasks')"
+                " IS NOT NULL"
+            )
+        )
+        if taken:
+            raise _fail(
+                "this database already has tables of its own but no tenantgraph revision: a "
+                "legacy database is adopted with `tenantgraph adopt` (see the README), not "
+                "migrated",
+                2,
+            )
 
 
 @cli.command()
@@ -385,6 +418,25 @@ def adopt(
     from app.adopt.runner import adopt as run_adoption
     from app.adopt.runner import rollback as run_rollback
 
+    if rollback:
+        # `--rollback --dry-run` reads like a preview: it must not undo the adoption for real
+        others = [
+            name
+            for name, given in (
+                ("--dry-run", dry_run),
+                ("--backfill-only", backfill_only),
+                ("--orphans", orphans is not None),
+                ("--system-tenant", system_tenant is not None),
+                ("--batch-size", batch_size != 1000),
+            )
+            if given
+        ]
+        if others:
+            raise _fail(
+                f"--rollback takes no other option (given: {', '.join(others)}); nothing was "
+                "changed. `tenantgraph adopt --rollback` alone undoes the adoption",
+                2,
+            )
     if system_tenant is not None:
         system_tenant = system_tenant.strip().lower()
     requested = Requested(

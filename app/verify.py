@@ -615,6 +615,133 @@ async def check_policy_roles(conn: AsyncConnection, cat: Catalog) -> CheckResult
     return result
 
 
+# The settings a policy must read to confine rows to the request: a tenant table's policies
+# compare tenant_id with the tenant (or the anonymous visitor's tenant); tenants and users, which
+# have no tenant_id, may also answer by the signed-in user.
+_TENANT_SETTINGS = ("'app.current_tenant_id'", "'app.public_tenant_id'")
+_USER_SETTING = "'app.current_user_id'"
+_COMMANDS = {"*": "rawd", "r": "r", "a": "a", "w": "w", "d": "d"}
+_COMMAND_NAMES = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+
+
+def _confines(expression: str | None, has_tenant: bool) -> bool:
+    """Whether a policy expression reads the request's tenant (a textual test: it catches
+    `USING (true)`, a policy on another column or on `current_user`, not a contrived
+    `tenant_id = … OR true`)."""
+    if expression is None or expression.strip() == "false":
+        return True
+    if has_tenant:
+        return TENANT_COLUMN in expression and any(s in expression for s in _TENANT_SETTINGS)
+    return any(s in expression for s in (*_TENANT_SETTINGS, _USER_SETTING))
+
+
+async def check_policy_bounds(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "rls.tenant_bound",
+        "every permissive policy that applies to the runtime role reads the request's tenant "
+        "(policies are OR-ed: one USING (true) opens every tenant's rows), unless a restrictive "
+        "policy on the same commands does",
+    )
+    # PUBLIC and the runtime role itself: a policy for a role it is a member of is reported by
+    # role.memberships, and a superuser runtime role (role.not_superuser) bypasses them all
+    applies = (
+        "0 = ANY(p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) pr(oid)"
+        " JOIN pg_roles r ON r.oid = pr.oid WHERE r.rolname = :role)"
+    )
+    rows = await _rows(
+        conn,
+        f"""
+        SELECT c.relname, p.polname, p.polcmd::text AS cmd, p.polpermissive,
+               pg_get_expr(p.polqual, p.polrelid) AS qual,
+               pg_get_expr(p.polwithcheck, p.polrelid) AS with_check
+          FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND ({applies})
+         ORDER BY c.relname, p.polname
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    )
+    governed = cat.governed
+    restricted: dict[str, set[str]] = {}
+    for r in rows:
+        if r.relname in governed and not r.polpermissive:
+            has_tenant = cat.tables[r.relname].has_tenant
+            if _confines(r.qual, has_tenant) and _confines(r.with_check, has_tenant):
+                restricted.setdefault(r.relname, set()).update(_COMMANDS[r.cmd])
+    for r in rows:
+        if r.relname not in governed or not r.polpermissive:
+            continue
+        has_tenant = cat.tables[r.relname].has_tenant
+        if _confines(r.qual, has_tenant) and _confines(r.with_check, has_tenant):
+            continue
+        if set(_COMMANDS[r.cmd]) <= restricted.get(r.relname, set()):
+            continue
+        expression = r.qual if not _confines(r.qual, has_tenant) else r.with_check
+        result.fail(
+            f"{r.relname}.{r.polname}",
+            f"permissive policy {r.polname} on {r.relname} ({_COMMAND_NAMES[r.cmd]}) applies to "
+            f"the runtime role and does not read the request's tenant: ({expression})",
+        )
+    return result
+
+
+async def check_other_schemas(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "role.other_schemas",
+        f"the runtime role reaches nothing outside schema {SCHEMA}: no table or view it may read "
+        "or write, no SECURITY DEFINER function it may execute (none of the checks above looks "
+        "there; an extension's own objects are not counted)",
+    )
+    role = await _role(conn, cat.runtime_role)
+    if role is None or role.rolsuper:
+        return result  # role.not_superuser reports it
+    outside = (
+        "n.nspname NOT IN (:schema, 'pg_catalog', 'information_schema')"
+        " AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
+        " AND has_schema_privilege(:role, n.oid, 'USAGE')"
+    )
+    for r in await _rows(
+        conn,
+        f"""
+        SELECT n.nspname || '.' || c.relname AS name, c.relkind
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE {outside} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                            AND d.objid = c.oid AND d.deptype = 'e')
+           AND (has_any_column_privilege(:role, c.oid, 'SELECT, INSERT, UPDATE')
+                OR has_table_privilege(:role, c.oid, 'DELETE, TRUNCATE'))
+         ORDER BY 1
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    ):
+        result.fail(
+            r.name,
+            f'the runtime role "{cat.runtime_role}" may read or write {r.name}, outside schema '
+            f"{SCHEMA}: row-level security and these checks do not govern it",
+        )
+    for r in await _rows(
+        conn,
+        f"""
+        SELECT p.oid::regprocedure::text AS name
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE {outside} AND p.prosecdef AND has_function_privilege(:role, p.oid, 'EXECUTE')
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                            AND d.objid = p.oid AND d.deptype = 'e')
+         ORDER BY 1
+        """,
+        schema=SCHEMA,
+        role=cat.runtime_role,
+    ):
+        result.fail(
+            r.name,
+            f'the runtime role "{cat.runtime_role}" may execute SECURITY DEFINER function '
+            f"{r.name}, outside schema {SCHEMA}",
+        )
+    return result
+
+
 _TRUE = {"true", "on", "yes", "1", "t", "y"}
 
 
@@ -721,7 +848,8 @@ async def check_functions(conn: AsyncConnection, cat: Catalog) -> CheckResult:
 async def _role(conn: AsyncConnection, name: str) -> Any:
     rows = await _rows(
         conn,
-        "SELECT oid, rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = :r",
+        "SELECT oid, rolsuper, rolbypassrls, rolreplication, rolcanlogin FROM pg_roles"
+        " WHERE rolname = :r",
         r=name,
     )
     return rows[0] if rows else None
@@ -742,6 +870,12 @@ async def check_no_bypassrls(conn: AsyncConnection, cat: Catalog) -> CheckResult
     role = await _role(conn, cat.runtime_role)
     if role is not None and role.rolbypassrls:
         result.fail(cat.runtime_role, f'the runtime role "{cat.runtime_role}" has BYPASSRLS')
+    if role is not None and role.rolreplication:
+        result.fail(
+            cat.runtime_role,
+            f'the runtime role "{cat.runtime_role}" has REPLICATION: a replication connection '
+            "streams every tenant's rows, past row-level security",
+        )
     return result
 
 
@@ -851,7 +985,10 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
                         WHERE n.nspname = :schema AND c.relowner = r.oid) AS owns_relations,
                EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                         WHERE n.nspname = :schema AND p.proowner = r.oid) AS owns_functions,
-               EXISTS (SELECT 1 FROM pg_policy p WHERE r.oid = ANY(p.polroles)) AS in_policies
+               EXISTS (SELECT 1 FROM pg_policy p WHERE r.oid = ANY(p.polroles)) AS in_policies,
+               r.rolreplication
+                 OR r.rolname IN ('pg_execute_server_program', 'pg_read_server_files',
+                                  'pg_write_server_files') AS server_access
           FROM pg_roles r
          WHERE r.oid IN (SELECT roleid FROM member_of)
          ORDER BY r.rolname
@@ -868,6 +1005,10 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
                 ("owns tables of the schema", r.owns_relations),
                 ("owns functions of the schema", r.owns_functions),
                 ("is named by a policy", r.in_policies),
+                (
+                    "may replicate, read or write server files or run server programs",
+                    r.server_access,
+                ),
             )
             if flag
         ]
@@ -909,6 +1050,51 @@ async def check_definers(conn: AsyncConnection, cat: Catalog) -> CheckResult:
         result.allow(signature, DEFINER_FUNCTIONS[signature])
         if r.public_execute:
             result.fail(signature, f"PUBLIC may execute SECURITY DEFINER function {signature}")
+    # a trigger fires whoever writes, without an EXECUTE check: a SECURITY DEFINER trigger
+    # function in any other schema runs with its owner's rights on the runtime role's writes
+    for r in await _rows(
+        conn,
+        """
+        SELECT DISTINCT p.oid::regprocedure::text AS name, c.relname, t.tgname
+          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+         WHERE n.nspname = :schema AND NOT t.tgisinternal AND p.prosecdef
+           AND pn.nspname <> :schema
+         ORDER BY 1, 2, 3
+        """,
+        schema=SCHEMA,
+    ):
+        result.fail(
+            r.name,
+            f"trigger {r.tgname} on {r.relname} runs SECURITY DEFINER function {r.name} (outside "
+            f"schema {SCHEMA}) with its owner's rights on every write",
+        )
+    return result
+
+
+async def check_rules(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    result = CheckResult(
+        "rules.none",
+        "no table of the schema has a rule (a rule's actions run with the table owner's rights, "
+        "through the owner's maintenance policies)",
+    )
+    for r in await _rows(
+        conn,
+        """
+        SELECT c.relname, rw.rulename
+          FROM pg_rewrite rw JOIN pg_class c ON c.oid = rw.ev_class
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p') AND rw.rulename <> '_RETURN'
+         ORDER BY 1, 2
+        """,
+        schema=SCHEMA,
+    ):
+        result.fail(
+            f"{r.relname}.{r.rulename}",
+            f"rule {r.rulename} on {r.relname}: its actions run with the owner's rights, "
+            "whoever writes (use a trigger with SECURITY INVOKER)",
+        )
     return result
 
 
@@ -1051,15 +1237,18 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("rls.forced", check_rls_forced, False),
     ("rls.policies", check_rls_policies, False),
     ("rls.policy_roles", check_policy_roles, False),
+    ("rls.tenant_bound", check_policy_bounds, False),
     ("views.security_invoker", check_views, False),
     ("functions.search_path", check_functions, False),
     ("functions.definers", check_definers, False),
+    ("rules.none", check_rules, False),
     ("role.not_superuser", check_not_superuser, False),
     ("role.no_bypassrls", check_no_bypassrls, False),
     ("role.owns_nothing", check_owns_nothing, False),
     ("role.privileges", check_privileges, False),
     ("role.memberships", check_memberships, False),
     ("role.platform", check_platform_role, False),
+    ("role.other_schemas", check_other_schemas, False),
     ("keys.tenant_leading", check_keys, False),
 )
 CHECK_IDS: tuple[str, ...] = tuple(check_id for check_id, _, _ in CHECKS)

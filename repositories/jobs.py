@@ -16,3 +16,10 @@ class JobRepository(TenantRepository):
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
             {"key": f"tenantgraph-job/{job}/{self.tenant_id}"},
         )
+
+    async def tenant_status(self) -> str | None:
+        """The context tenant's status now (None: it is gone)."""
+        result = await self._execute(
+            text("SELECT status FROM tenants WHERE id = :t"), {"t": self.tenant_id}
+        )
+        return result.scalar()  # type: ignore[no-any-return]

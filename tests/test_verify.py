@@ -78,15 +78,18 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "rls.forced",
         "rls.policies",
         "rls.policy_roles",
+        "rls.tenant_bound",
         "views.security_invoker",
         "functions.search_path",
         "functions.definers",
+        "rules.none",
         "role.not_superuser",
         "role.no_bypassrls",
         "role.owns_nothing",
         "role.privileges",
         "role.memberships",
         "role.platform",
+        "role.other_schemas",
         "keys.tenant_leading",
     )
     assert [c.id for c in report.checks if not c.passed] == [], report.problems()
@@ -124,6 +127,40 @@ async def test_a_view_with_security_invoker_passes(
     await admin_conn.execute(
         text("CREATE VIEW open_tasks WITH (security_invoker = on) AS SELECT * FROM tasks")
     )
+    report = await run_checks(admin_conn, test_database.urls.runtime_role)
+    assert report.ok, report.problems()
+
+
+async def test_a_permissive_policy_under_a_restrictive_tenant_policy_passes(
+    test_database: SuiteDatabase, admin_conn: AsyncConnection
+) -> None:
+    # restrictive policies are AND-ed: the permissive USING (true) cannot open another tenant
+    await admin_conn.execute(
+        text(
+            "CREATE POLICY planted_tenant ON tasks AS RESTRICTIVE USING (tenant_id = "
+            "(SELECT NULLIF(current_setting('app.current_tenant_id', true), '')::uuid))"
+        )
+    )
+    await admin_conn.execute(text("CREATE POLICY planted_open ON tasks USING (true)"))
+    report = await run_checks(admin_conn, test_database.urls.runtime_role)
+    assert report.ok, report.problems()
+
+
+async def test_an_extension_in_its_own_schema_is_not_a_reach_outside_the_schema(
+    test_database: SuiteDatabase, admin_conn: AsyncConnection
+) -> None:
+    # pg_stat_statements grants SELECT on its views to PUBLIC: an extension's own objects hold no
+    # tenant rows, and role.other_schemas does not count them
+    available = await admin_conn.scalar(
+        text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'")
+    )
+    if not available:
+        pytest.skip("pg_stat_statements is not available on this server")
+    await admin_conn.execute(text("CREATE SCHEMA planted_ext"))
+    await admin_conn.execute(
+        text(f'GRANT USAGE ON SCHEMA planted_ext TO "{test_database.urls.runtime_role}"')
+    )
+    await admin_conn.execute(text("CREATE EXTENSION pg_stat_statements SCHEMA planted_ext"))
     report = await run_checks(admin_conn, test_database.urls.runtime_role)
     assert report.ok, report.problems()
 
@@ -208,6 +245,92 @@ DEFECTS = [
         "tasks.planted_reporting",
     ),
     Defect(
+        "a permissive USING (true) policy for PUBLIC next to the isolation policy",
+        ("CREATE POLICY planted_everyone ON tasks FOR SELECT TO PUBLIC USING (true)",),
+        "rls.tenant_bound",
+        "tasks.planted_everyone",
+    ),
+    Defect(
+        "the isolation policy rewritten to ignore the tenant",
+        ("ALTER POLICY tasks_isolation ON tasks USING (status IS NOT NULL) WITH CHECK (true)",),
+        "rls.tenant_bound",
+        "tasks.tasks_isolation",
+    ),
+    Defect(
+        "an extra permissive policy for the runtime role on another column",
+        ("CREATE POLICY planted_urgent ON tasks FOR SELECT TO {app} USING (priority = 'URGENT')",),
+        "rls.tenant_bound",
+        "tasks.planted_urgent",
+    ),
+    Defect(
+        "a permissive INSERT policy that checks nothing",
+        ("CREATE POLICY planted_insert ON audit_logs FOR INSERT WITH CHECK (true)",),
+        "rls.tenant_bound",
+        "audit_logs.planted_insert",
+    ),
+    Defect(
+        "a policy on current_user instead of the tenant",
+        ("CREATE POLICY planted_who ON bookings FOR SELECT USING (current_user = current_user)",),
+        "rls.tenant_bound",
+        "bookings.planted_who",
+    ),
+    Defect(
+        "a copy of a tenant table in another schema, readable by the runtime role",
+        (
+            "CREATE SCHEMA planted_reporting",
+            "CREATE TABLE planted_reporting.task_copy AS SELECT * FROM public.tasks",
+            "GRANT USAGE ON SCHEMA planted_reporting TO {app}",
+            "GRANT SELECT ON planted_reporting.task_copy TO {app}",
+        ),
+        "role.other_schemas",
+        "planted_reporting.task_copy",
+    ),
+    Defect(
+        "a view with its owner's rights in another schema",
+        (
+            "CREATE SCHEMA planted_reporting",
+            "CREATE VIEW planted_reporting.all_tasks AS SELECT * FROM public.tasks",
+            "GRANT USAGE ON SCHEMA planted_reporting TO {app}",
+            "GRANT SELECT ON planted_reporting.all_tasks TO {app}",
+        ),
+        "role.other_schemas",
+        "planted_reporting.all_tasks",
+    ),
+    Defect(
+        "a SECURITY DEFINER function in another schema",
+        (
+            "CREATE SCHEMA planted_util",
+            "GRANT USAGE ON SCHEMA planted_util TO {app}",
+            "CREATE FUNCTION planted_util.titles() RETURNS SETOF text LANGUAGE sql "
+            "SECURITY DEFINER SET search_path = pg_catalog AS 'SELECT title FROM public.tasks'",
+        ),
+        "role.other_schemas",
+        "planted_util.titles()",
+    ),
+    Defect(
+        "a SECURITY DEFINER trigger function in a schema the runtime role cannot even use",
+        (
+            "CREATE SCHEMA planted_hidden",
+            "CREATE FUNCTION planted_hidden.copy_out() RETURNS trigger LANGUAGE plpgsql "
+            "SECURITY DEFINER SET search_path = pg_catalog AS $$ BEGIN UPDATE public.tasks "
+            "SET title = NEW.action WHERE tenant_id <> NEW.tenant_id; RETURN NEW; END $$",
+            "REVOKE ALL ON FUNCTION planted_hidden.copy_out() FROM PUBLIC",
+            "CREATE TRIGGER planted_copy_out AFTER INSERT ON audit_logs FOR EACH ROW "
+            "EXECUTE FUNCTION planted_hidden.copy_out()",
+        ),
+        "functions.definers",
+        "planted_hidden.copy_out()",
+    ),
+    Defect(
+        "a rule that writes other tenants' rows with the owner's rights",
+        (
+            "CREATE RULE planted_rule AS ON INSERT TO audit_logs DO ALSO UPDATE tasks "
+            "SET title = NEW.action WHERE tenant_id <> NEW.tenant_id",
+        ),
+        "rules.none",
+        "audit_logs.planted_rule",
+    ),
+    Defect(
         "view without security_invoker",
         ("CREATE VIEW task_titles AS SELECT tenant_id, title FROM tasks",),
         "views.security_invoker",
@@ -271,6 +394,24 @@ DEFECTS = [
         ("GRANT CREATE ON SCHEMA public TO {app}",),
         "role.privileges",
         "public",
+    ),
+    Defect(
+        "runtime role has REPLICATION",
+        ("ALTER ROLE {app} REPLICATION",),
+        "role.no_bypassrls",
+        "tenantgraph_app",
+    ),
+    Defect(
+        "runtime role may run programs on the server (COPY FROM PROGRAM 'psql ...')",
+        ("GRANT pg_execute_server_program TO {app}",),
+        "role.memberships",
+        "pg_execute_server_program",
+    ),
+    Defect(
+        "runtime role may read the server's files (the data files of every tenant)",
+        ("GRANT pg_read_server_files TO {app}",),
+        "role.memberships",
+        "pg_read_server_files",
     ),
     Defect(
         "runtime role is a member of the owner",

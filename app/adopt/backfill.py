@@ -17,8 +17,8 @@ Which tenant a row gets (first rule that answers):
 - tasks: a tenant both the assignee and the creator belong to; else the assignee's home; else
   the creator's home;
 - compliance_records: its task's tenant; else the creator's home;
-- audit_logs: the tenant of the task it names (`target_type = 'task'`) when the actor belongs
-  to it or there is no actor; else the actor's home; else the task's tenant;
+- audit_logs: the tenant of the task or compliance record it names (`target_type` `task` or
+  `compliance_record`), whoever the actor; else the actor's home;
 - health_logs: the actor's home;
 - services: every tenant whose tasks use it (the tenant with most of them keeps the row, each
   other one gets a copy with the same id and slug);
@@ -73,14 +73,15 @@ PICK: dict[str, str] = {
         + _HOME.format(col="created_by_id")
         + ")"
     ),
+    # the row it names decides, whoever the actor was: its changes are that tenant's data (an
+    # actor who is no member there must not carry them into their own tenant)
     "audit_logs": (
-        "COALESCE(CASE WHEN r.target_type = 'task' THEN"
-        " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id"
-        "  AND (r.actor_id IS NULL OR EXISTS (SELECT 1 FROM public.tenant_memberships m"
-        "   WHERE m.tenant_id = t.tenant_id AND m.user_id = r.actor_id))) END, "
+        "COALESCE(CASE r.target_type WHEN 'task' THEN"
+        " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id)"
+        " WHEN 'compliance_record' THEN"
+        " (SELECT c.tenant_id FROM public.compliance_records c WHERE c.id = r.target_id) END, "
         + _HOME.format(col="actor_id")
-        + ", CASE WHEN r.target_type = 'task' THEN"
-        " (SELECT t.tenant_id FROM public.tasks t WHERE t.id = r.target_id) END)"
+        + ")"
     ),
     "health_logs": _HOME.format(col="actor_id"),
 }
@@ -257,7 +258,14 @@ def run_all(
 def final_sweep(conn: Connection, options: Options, system_id: uuid.UUID) -> None:
     """Rows written by the legacy application while the batches ran (their ids may sort before a
     cursor): the same rules once more over whatever is still without a tenant and not archived,
-    in the caller's transaction. Run by revision adopt_0003, with the application stopped."""
+    in the caller's transaction. Run by revision adopt_0003, with the application stopped.
+
+    The setup and settings steps run again first (they only add): an account or membership the
+    application created after them needs its home tenant, a new case variant of an address its
+    rename, and a settings row it added makes the older one an extra, before the rows are
+    placed."""
+    for setup in (*_SETUP.values(), _settings):
+        setup(conn)
     run_all(conn, options, system_id)
     for table in TENANT_TABLES:
         if table == "services":
@@ -304,13 +312,15 @@ def _user_home(conn: Connection) -> int:
 def _emails(conn: Connection) -> int:
     """Accounts whose email equals an earlier account's but for letter case: the current schema
     compares emails case-insensitively, so the later account gets a distinct address (its local
-    part + `+legacy-<8 hex of its id>`); nothing else about it changes, and the report lists it."""
+    part + `+legacy-<8 hex of the md5 of its id>`: not of the id itself, whose leading digits
+    time-ordered uuids (v1, v7) share between accounts created close together); nothing else
+    about it changes, and the report lists it."""
     return conn.execute(
         text(
             f"INSERT INTO {SCHEMA}.renamed_emails"
             " (user_id, original_email, new_email, kept_user_id) "
             "SELECT id, email, split_part(email, '@', 1) || '+legacy-' "
-            "       || left(replace(id::text, '-', ''), 8) || '@' || split_part(email, '@', 2), "
+            "       || left(md5(id::text), 8) || '@' || split_part(email, '@', 2), "
             "       kept "
             "FROM (SELECT u.id, u.email, row_number() OVER w AS n, first_value(u.id) OVER w AS kept"
             "        FROM public.users u"
@@ -380,7 +390,10 @@ def _services(
 _REASONS = {
     "tasks": "neither assignee nor creator belongs to a tenant",
     "compliance_records": "no task with a tenant and the creator belongs to no tenant",
-    "audit_logs": "the actor belongs to no tenant and the target is no task with a tenant",
+    "audit_logs": (
+        "the actor belongs to no tenant and the target is no task or compliance record with a"
+        " tenant"
+    ),
     "health_logs": "the actor belongs to no tenant",
     "services": "no task with a tenant uses it",
 }

@@ -136,6 +136,15 @@ def shape_problems(sync_conn: Connection) -> list[str]:
             )
     if sync_conn.execute(text(f"SELECT to_regnamespace('{backfill.LEGACY_SCHEMA}')")).scalar():
         problems.append(f"a schema {backfill.LEGACY_SCHEMA} exists already")
+    if sync_conn.execute(
+        text("SELECT has_schema_privilege('public', 'public', 'CREATE')")
+    ).scalar():
+        # the default before PostgreSQL 15, kept by upgrades: the runtime role could create (and
+        # own) objects next to the tenant tables, and `tenantgraph verify` fails after adoption
+        problems.append(
+            "PUBLIC may create objects in schema public (a database created before PostgreSQL "
+            "15): run REVOKE CREATE ON SCHEMA public FROM PUBLIC first"
+        )
     return problems
 
 
@@ -318,6 +327,14 @@ async def rollback(owner: URL, app_role: str) -> str:
     engine = create_async_engine(owner, poolclass=NullPool)
     try:
         async with engine.begin() as conn:
+            # not while an adoption runs: read before its swap commits, the revision would send
+            # the adoption chain's downgrades at the tables the swap has just built
+            locked = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK})
+            if not locked:
+                raise AdoptionError(
+                    "a `tenantgraph adopt` is running on this database: let it finish (or stop "
+                    "it), then roll back"
+                )
             revision = await conn.run_sync(adopt_revision)
             if revision is None:
                 raise AdoptionError("no adoption to roll back in this database")

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import structlog
 
 from app.jobs.registry import registry
 from app.jobs.runner import JobRun
@@ -28,10 +30,17 @@ class TenantDay:
 
 
 async def tenant_day(run: JobRun) -> TenantDay:
-    """The day `run.now` falls on in the tenant's time zone (organization settings)."""
+    """The day `run.now` falls on in the tenant's time zone (organization settings; UTC when
+    the stored zone is unknown)."""
     settings = await run.repo(SettingsRepository).get(section="organization")
     timezone = str(settings.values["timezone"])
-    zone = ZoneInfo(timezone)
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        # a value stored before the settings were validated (an adopted legacy database): the
+        # job runs on the UTC day rather than failing for this tenant every time
+        structlog.get_logger("tenantgraph.jobs").warning("job.unknown_timezone", timezone=timezone)
+        timezone, zone = "UTC", ZoneInfo("UTC")
     day = run.now.astimezone(zone).date()
     start = datetime.combine(day, time(), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)

@@ -26,7 +26,12 @@ jobs_cli = typer.Typer(
 
 log = structlog.get_logger("tenantgraph.jobs")
 
-_STYLE = {Outcome.OK: "green", Outcome.FAILED: "bold red", Outcome.SKIPPED: "yellow"}
+_STYLE = {
+    Outcome.OK: "green",
+    Outcome.FAILED: "bold red",
+    Outcome.SKIPPED: "yellow",
+    Outcome.INACTIVE: "dim",
+}
 
 
 @jobs_cli.command("list")
@@ -148,7 +153,8 @@ def print_report(report: RunReport) -> None:
     ok = sum(r.outcome is Outcome.OK for r in report.results)
     out.print(
         f"{report.job}: {len(report.results)} tenants, {ok} ok, {len(report.failed)} failed, "
-        f"{len(report.skipped)} skipped",
+        f"{len(report.skipped)} skipped"
+        + (f", {inactive} no longer active" if (inactive := len(report.inactive)) else ""),
         highlight=False,
     )
 

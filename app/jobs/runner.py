@@ -52,6 +52,8 @@ class Outcome(StrEnum):
     OK = "ok"
     FAILED = "failed"
     SKIPPED = "skipped"  # not reached: the run was asked to stop
+    # suspended or deleted since the run read the tenants: nothing was done, and that is no failure
+    INACTIVE = "inactive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +93,17 @@ class RunReport:
         return [r for r in self.results if r.outcome is Outcome.FAILED]
 
     @property
+    def inactive(self) -> list[TenantResult]:
+        return [r for r in self.results if r.outcome is Outcome.INACTIVE]
+
+    @property
     def skipped(self) -> list[TenantResult]:
         return [r for r in self.results if r.outcome is Outcome.SKIPPED]
 
     @property
     def succeeded(self) -> bool:
-        """Every tenant ran, and none failed."""
-        return all(r.outcome is Outcome.OK for r in self.results)
+        """Every tenant ran (or was no longer active), and none failed."""
+        return all(r.outcome in (Outcome.OK, Outcome.INACTIVE) for r in self.results)
 
 
 def job_context(tenant: TenantRecord, run_id: str) -> TenantContext:
@@ -152,7 +158,17 @@ async def _run_for_tenant(
     try:
         with bind_context(ctx):
             async with database.unit_of_work(ctx) as uow:
-                await JobRepository(uow.session, ctx).lock(job=job.name)
+                jobs = JobRepository(uow.session, ctx)
+                await jobs.lock(job=job.name)
+                # the list of tenants was read when the run started: a tenant suspended (or
+                # deleted) since then gets nothing more, as a request to it would not
+                status = await jobs.tenant_status()
+                if status != "active":
+                    duration = _since(started)
+                    log.info("job.tenant_inactive", status=status or "deleted")
+                    return TenantResult(
+                        tenant, Outcome.INACTIVE, {}, duration, f"tenant {status or 'deleted'}"
+                    )
                 answer = await job.function(JobRun(job.name, tenant, ctx, uow.session, now))
                 counts = {str(k): int(v) for k, v in dict(answer or {}).items()}
     except Exception as exc:

@@ -81,3 +81,78 @@ async def test_adopt_command(admin_url: URL) -> None:
             ).scalar_one(),
         )
         assert tables == 13  # the legacy tables, back
+
+
+async def test_rollback_with_another_option_is_refused_and_keeps_the_adoption(
+    admin_url: URL,
+) -> None:
+    """`--rollback --dry-run` reads like "show me what a rollback would do": it must not undo an
+    adoption (with every row written since); nor may --rollback quietly ignore other options."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        done = _cli(urls.owner)
+        assert done.returncode == 0, done.stderr
+
+        for extra in (
+            ("--dry-run",),
+            ("--backfill-only",),
+            ("--orphans", "archive"),
+            ("--system-tenant", "attic"),
+            ("--batch-size", "5"),
+        ):
+            refused = _cli(urls.owner, "--rollback", *extra)
+            assert refused.returncode == 2, (extra, refused.stdout, refused.stderr)
+            assert "--rollback" in refused.stderr
+            assert await run_sync(urls.owner, adopt_revision) == "adopt_0004"
+
+        tasks = await run_sync(
+            urls.owner, lambda c: c.execute(text("SELECT count(*) FROM public.tasks")).scalar()
+        )
+        assert tasks == 6
+        # alone, it rolls back
+        undone = _cli(urls.owner, "--rollback")
+        assert undone.returncode == 0, undone.stderr
+        assert await run_sync(urls.owner, adopt_revision) is None
+
+
+async def test_migrate_refuses_a_legacy_database_adopted_halfway_or_not_at_all(
+    admin_url: URL,
+) -> None:
+    """`tenantgraph migrate` pointed at a legacy database ended in a traceback ("relation tenants
+    already exists"); it says what the database is and which command it needs, changing
+    nothing."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+
+        def migrate() -> subprocess.CompletedProcess[str]:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTGRAPH_")}
+            env["DATABASE_URL"] = urls.owner.render_as_string(hide_password=False)
+            return subprocess.run(
+                [sys.executable, "-m", "app.cli", "migrate"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                cwd=ROOT,
+                check=False,
+            )
+
+        legacy = migrate()
+        assert legacy.returncode == 2, legacy.stderr
+        assert "Traceback" not in legacy.stderr
+        assert "tenantgraph adopt" in legacy.stderr
+
+        halfway = _cli(urls.owner, "--backfill-only")
+        assert halfway.returncode == 0, halfway.stderr
+        refused = migrate()
+        assert refused.returncode == 2, refused.stderr
+        assert "adoption of this legacy database is under way (revision adopt_0002)" in (
+            refused.stderr
+        )
+        assert await run_sync(urls.owner, adopt_revision) == "adopt_0002"
+
+        done = _cli(urls.owner)
+        assert done.returncode == 0, done.stderr
+        adopted = migrate()
+        assert adopted.returncode == 0, adopted.stderr
+        assert "database at revision" in adopted.stdout

@@ -419,3 +419,43 @@ async def test_health_check(runtime_conn: AsyncConnection, demo: DemoData) -> No
         await run(runtime_conn, job, demo_tenants(demo, "globex"), now=now + timedelta(days=1))
     )
     assert next_day["globex"]["written"] == 2
+
+
+async def test_a_time_zone_the_product_does_not_know_falls_back_to_utc(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    """A stored time zone that zoneinfo does not know (an adopted legacy value such as a Windows
+    name, written before the settings were validated) must not fail every run of every job for
+    the tenant: the tenant's day is the UTC day, and the other tenant is untouched."""
+    acme, globex = demo.tenants["acme"], demo.tenants["globex"]
+    await as_tenant(runtime_conn, acme)
+    changed = await runtime_conn.execute(
+        text(
+            "UPDATE organization_settings SET timezone = 'Pacific Standard Time'"
+            " WHERE tenant_id = :t"
+        ),
+        {"t": acme},
+    )
+    assert changed.rowcount == 1
+    now = datetime(2030, 1, 1, 23, 30, tzinfo=UTC)
+    for name in ("health-check", "overdue-task-reminders", "compliance-due-dates"):
+        report = await run(
+            runtime_conn, registry.get(name), demo_tenants(demo, "acme", "globex"), now=now
+        )
+        assert [r.outcome for r in report.results] == [Outcome.OK, Outcome.OK], report
+    # acme's health logs were written for the UTC day of `now`
+    written = await rows_in(
+        runtime_conn,
+        acme,
+        "SELECT check_name FROM health_logs WHERE created_at = :now",
+        {"now": now},
+    )
+    assert {r.check_name for r in written} == {"tenant-database", "work-backlog"}
+    # globex's time zone is its own and its rows stay its own
+    globex_rows = await rows_in(
+        runtime_conn,
+        globex,
+        "SELECT tenant_id FROM health_logs WHERE created_at = :now",
+        {"now": now},
+    )
+    assert {r.tenant_id for r in globex_rows} == {globex}

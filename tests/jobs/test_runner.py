@@ -233,6 +233,30 @@ async def test_a_stop_request_finishes_the_tenant_in_progress_and_skips_the_rest
     assert not report.succeeded
 
 
+async def test_a_tenant_no_longer_active_when_its_turn_comes_gets_nothing(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    """The tenants are read when the run starts; one suspended or deleted before its turn (a
+    run over many tenants takes minutes) must not get reminders or health logs any more. Here
+    the run's list names a tenant that is gone, between acme and globex."""
+    from repositories.records import TenantRecord
+
+    ran: list[str] = []
+
+    async def writes(run: JobRun) -> Mapping[str, int]:
+        ran.append(run.tenant.slug)
+        return {"ran": 1}
+
+    gone = TenantRecord(uuid.uuid4(), "gone", "Gone")
+    acme, globex = demo_tenants(demo, "acme", "globex")
+    report = await run(runtime_conn, make_job("writes", writes), [acme, gone, globex])
+
+    assert ran == ["acme", "globex"]
+    assert [r.outcome for r in report.results] == [Outcome.OK, Outcome.INACTIVE, Outcome.OK]
+    assert report.results[1].error == "tenant deleted"
+    assert report.succeeded  # no failure: there was nothing to do for it
+
+
 # --- the registry -----------------------------------------------------------------------------
 
 

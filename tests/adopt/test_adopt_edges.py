@@ -1,0 +1,300 @@
+"""`tenantgraph adopt` on legacy data the small fixture does not cover: case-duplicate emails of
+accounts whose ids share a prefix (time-ordered uuids), audit rows about compliance records, and
+accounts the legacy application creates after `--backfill-only`."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection
+
+from app.adopt.runner import AdoptionError, Requested, adopt, adopt_revision
+from app.database import DatabaseUrls, isolation_problems
+from tests.adopt.fixtures import U, load_small_legacy, run_sync, scratch_database
+
+SET_TENANT = text(
+    "SELECT set_config('app.current_tenant_id', :t, true),"
+    " set_config('app.current_user_id', :u, true)"
+)
+
+
+def _tenant_of(conn: Connection, table: str) -> dict[uuid.UUID, str]:
+    rows = conn.execute(
+        text(
+            f"SELECT r.id, t.slug FROM public.{table} r JOIN public.tenants t ON t.id = r.tenant_id"
+        )
+    ).all()
+    return {r.id: r.slug for r in rows}
+
+
+async def _runtime_problems(urls: DatabaseUrls) -> list[str]:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(urls.owner, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await isolation_problems(conn, urls.runtime_role)
+    finally:
+        await engine.dispose()
+
+
+async def test_case_duplicate_emails_of_time_ordered_ids_get_distinct_addresses(
+    admin_url: URL,
+) -> None:
+    """Three accounts whose emails differ only by case, with uuidv7-style ids created in the same
+    minute (the first 8 hex digits are the same timestamp): each later account needs an address
+    of its own, or the adoption cannot finish."""
+    ids = [uuid.UUID(f"01890a5d-ac96-7{n:03x}-8000-{n:012x}") for n in (1, 2, 3)]
+
+    def legacy(conn: Connection) -> None:
+        load_small_legacy(conn)
+        for n, (id_, email) in enumerate(
+            zip(ids, ["Zoe@Acme.test", "zoe@acme.test", "ZOE@ACME.TEST"], strict=True)
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email, created_at)"
+                    " VALUES (:i, :e, now() - (:n || ' minutes')::interval)"
+                ),
+                {"i": id_, "e": email, "n": str(10 - n)},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO tenant_memberships (tenant_id, user_id, role, is_default)"
+                " SELECT :a, id, 'STAFF', true FROM users WHERE id = ANY(:ids)"
+            ),
+            {"a": U("acme"), "ids": ids},
+        )
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, legacy)
+
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+
+        assert report.ok
+
+        def emails(conn: Connection) -> dict[uuid.UUID, str]:
+            rows = conn.execute(
+                text("SELECT id, email FROM public.users WHERE id = ANY(:ids)"), {"ids": ids}
+            ).all()
+            return {r.id: r.email for r in rows}
+
+        adopted = await run_sync(urls.owner, emails)
+        assert adopted[ids[0]] == "Zoe@Acme.test"  # the oldest keeps its address
+        assert len({e.lower() for e in adopted.values()}) == 3
+        assert all("+legacy-" in adopted[i] for i in ids[1:])
+        assert await _runtime_problems(urls) == []
+
+
+async def test_an_audit_row_about_a_compliance_record_goes_to_the_record_s_tenant(
+    admin_url: URL,
+) -> None:
+    """carol belongs to acme (her default) and globex. Her audit row about globex's compliance
+    record carries globex's data: it belongs to globex, and acme must not see it."""
+
+    def legacy(conn: Connection) -> None:
+        load_small_legacy(conn)
+        conn.execute(
+            text(
+                "INSERT INTO compliance_records (id, task_id, title) VALUES (:i, :t, 'Globex only')"
+            ),
+            {"i": U("c-globex"), "t": U("t2")},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO audit_logs (id, actor_id, action, target_type, target_id, changes)"
+                " VALUES (:i, :a, 'compliance_record.update', 'compliance_record', :t,"
+                ' \'{"notes": "globex secret"}\')'
+            ),
+            {"i": U("a-cr"), "a": U("carol"), "t": U("c-globex")},
+        )
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, legacy)
+
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+
+        assert report.ok
+        placed = await run_sync(urls.owner, lambda c: _tenant_of(c, "audit_logs"))
+        assert placed[U("a-cr")] == "globex"
+        records = await run_sync(urls.owner, lambda c: _tenant_of(c, "compliance_records"))
+        assert records[U("c-globex")] == "globex"
+
+        from sqlalchemy.ext.asyncio import create_async_engine
+        from sqlalchemy.pool import NullPool
+
+        engine = create_async_engine(urls.runtime, poolclass=NullPool)
+        try:
+            seen = {}
+            for tenant in ("acme", "globex"):
+                async with engine.begin() as conn:
+                    await conn.execute(SET_TENANT, {"t": str(U(tenant)), "u": str(U("carol"))})
+                    seen[tenant] = set(
+                        (await conn.execute(text("SELECT id FROM audit_logs"))).scalars()
+                    )
+        finally:
+            await engine.dispose()
+        assert U("a-cr") in seen["globex"]
+        assert U("a-cr") not in seen["acme"]
+
+
+async def test_an_audit_row_by_a_member_of_another_tenant_stays_with_the_task(
+    admin_url: URL,
+) -> None:
+    """bob belongs to globex only. His legacy audit row about acme's task t1 carries acme's data
+    in `changes`: it goes to acme with the task, not to bob's home globex."""
+
+    def legacy(conn: Connection) -> None:
+        load_small_legacy(conn)
+        conn.execute(
+            text(
+                "INSERT INTO audit_logs (id, actor_id, action, target_type, target_id, changes)"
+                " VALUES (:i, :a, 'task.update', 'task', :t, '{\"title\": \"acme only\"}')"
+            ),
+            {"i": U("a-bob-t1"), "a": U("bob"), "t": U("t1")},
+        )
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, legacy)
+
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+
+        assert report.ok
+        placed = await run_sync(urls.owner, lambda c: _tenant_of(c, "audit_logs"))
+        assert placed[U("a-bob-t1")] == "acme"
+        assert placed[U("a4")] == "globex"  # carol's row about globex's t3, as before
+        assert placed[U("a1")] == "acme"  # no target: alice's home
+
+
+async def test_accounts_created_after_the_backfill_find_their_tenant(admin_url: URL) -> None:
+    """`--backfill-only` leaves the legacy application running: an account it then creates, with
+    a membership in globex, a task and a health log, a case variant of an existing email, and a
+    newer settings row. The final run places the rows in globex (not the system tenant), keeps
+    the membership the account's default, renames the case variant and keeps the newest
+    settings."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        await adopt(urls.owner, urls.runtime_role, Requested(backfill_only=True))
+
+        def legacy_writes(conn: Connection) -> None:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email) VALUES (:n, 'newbie@globex.test'),"
+                    " (:v, 'BOB@globex.test')"
+                ),
+                {"n": U("newbie"), "v": U("bob-variant")},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO tenant_memberships (tenant_id, user_id, role, is_default)"
+                    " VALUES (:g, :n, 'STAFF', true), (:g, :v, 'CLIENT', true)"
+                ),
+                {"g": U("globex"), "n": U("newbie"), "v": U("bob-variant")},
+            )
+            conn.execute(
+                text("INSERT INTO tasks (id, title, assignee_id) VALUES (:t, 'New', :n)"),
+                {"t": U("t-new"), "n": U("newbie")},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO health_logs (id, actor_id, check_name, status)"
+                    " VALUES (:h, :n, 'realtime.connect', 'OK')"
+                ),
+                {"h": U("h-new"), "n": U("newbie")},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO organization_settings (display_name, updated_at)"
+                    " VALUES ('Renamed late', now() + interval '1 minute')"
+                )
+            )
+
+        await run_sync(urls.owner, legacy_writes)
+
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+
+        assert report.ok
+
+        def placed(conn: Connection) -> None:
+            assert _tenant_of(conn, "tasks")[U("t-new")] == "globex"
+            assert _tenant_of(conn, "health_logs")[U("h-new")] == "globex"
+            default = conn.execute(
+                text("SELECT is_default FROM public.tenant_memberships WHERE user_id = :n"),
+                {"n": U("newbie")},
+            ).scalar_one()
+            assert default is True
+            emails = dict(
+                conn.execute(
+                    text("SELECT id, email FROM public.users WHERE id IN (:b, :v)"),
+                    {"b": U("bob"), "v": U("bob-variant")},
+                ).all()
+            )
+            assert emails[U("bob")] == "bob@globex.test"
+            assert emails[U("bob-variant")].startswith("BOB+legacy-")
+            # the settings row written last is the platform default; the others are archived
+            default = conn.execute(
+                text(
+                    "SELECT display_name FROM public.organization_settings WHERE tenant_id IS NULL"
+                )
+            ).scalar_one()
+            assert default == "Renamed late"
+
+        await run_sync(urls.owner, placed)
+        assert await _runtime_problems(urls) == []
+
+
+async def test_a_schema_public_anyone_may_create_in_is_refused_before_anything_changes(
+    admin_url: URL,
+) -> None:
+    """A legacy database from before PostgreSQL 15 lets PUBLIC create in schema public. Adopted
+    as it is, the runtime role could create (and own) objects beside the tenant tables and the
+    closing verify fails after every row has moved: the adoption refuses up front instead."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        await run_sync(
+            urls.owner, lambda c: c.execute(text("GRANT CREATE ON SCHEMA public TO PUBLIC"))
+        )
+
+        with pytest.raises(AdoptionError, match="REVOKE CREATE ON SCHEMA public FROM PUBLIC"):
+            await adopt(urls.owner, urls.runtime_role, Requested())
+        assert await run_sync(urls.owner, adopt_revision) is None
+
+        await run_sync(
+            urls.owner, lambda c: c.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        )
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+        assert report.ok
+        assert await _runtime_problems(urls) == []
+
+
+async def test_a_rollback_waits_for_no_running_adoption(admin_url: URL) -> None:
+    """A rollback started while an adoption runs read the revision before the swap committed
+    and then aimed adopt_0002's downgrade at the freshly built tables: it is refused while an
+    adoption holds the database, and works once it is done."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from app.adopt import runner
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        await adopt(urls.owner, urls.runtime_role, Requested(backfill_only=True))
+
+        engine = create_async_engine(urls.owner, poolclass=NullPool)
+        try:
+            async with engine.connect() as running:  # what a running adoption holds
+                assert await running.scalar(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": runner._LOCK}
+                )
+                with pytest.raises(AdoptionError, match="is running on this database"):
+                    await runner.rollback(urls.owner, urls.runtime_role)
+                assert await run_sync(urls.owner, adopt_revision) == "adopt_0002"
+                await running.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": runner._LOCK})
+        finally:
+            await engine.dispose()
+
+        assert await runner.rollback(urls.owner, urls.runtime_role) == "adopt_0002"
+        assert await run_sync(urls.owner, adopt_revision) is None
