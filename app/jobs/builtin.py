@@ -63,8 +63,8 @@ async def overdue_task_reminders(run: JobRun) -> Mapping[str, int]:
 async def upcoming_booking_reminders(run: JobRun) -> Mapping[str, int]:
     """Remind the client and the staff member of bookings starting soon.
 
-    "Soon" is the tenant's communication setting `reminder_hours_before` (24 by default); no
-    reminder when the tenant turned `reminders_enabled` off. Once per booking and start time.
+    "Soon" is the tenant's communication setting `reminderHoursBefore` (24 by default); no
+    reminder when the tenant turned `remindersEnabled` off. Once per booking and start time.
     """
     settings = await run.repo(SettingsRepository).get(section="communication")
     if not settings.values["reminders_enabled"]:

@@ -151,8 +151,10 @@ def print_report(report: RunReport) -> None:
         )
     out.print(table)
     ok = sum(r.outcome is Outcome.OK for r in report.results)
+    ran = len(report.results)
     out.print(
-        f"{report.job}: {len(report.results)} tenants, {ok} ok, {len(report.failed)} failed, "
+        f"{report.job}: {ran} tenant{'' if ran == 1 else 's'}, {ok} ok, "
+        f"{len(report.failed)} failed, "
         f"{len(report.skipped)} skipped"
         + (f", {inactive} no longer active" if (inactive := len(report.inactive)) else ""),
         highlight=False,

@@ -106,7 +106,7 @@ def test_run_for_every_tenant_then_one_then_again(env: dict[str, str]) -> None:
     # one tenant, run again: everything was reminded already
     again = run(env, "jobs", "run", "overdue-task-reminders", "--tenant", "acme")
     assert again.returncode == 0, again.stderr
-    assert "1 tenants, 1 ok" in again.stdout
+    assert "1 tenant, 1 ok" in again.stdout
     assert "created=0" in again.stdout
     assert "globex" not in again.stdout
 
