@@ -7,7 +7,7 @@ from repositories.bookings import BookingRepository
 from repositories.models import Booking as BookingRow
 from repositories.pagination import Page
 from schema.bookings.filters import BookingFilter
-from schema.bookings.types import Booking
+from schema.bookings.types import Booking, prime
 from schema.context import Info
 from schema.ids import decode_id
 from schema.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_request
@@ -20,6 +20,7 @@ async def _connection(
     request = page_request(first, after)
     repo = info.context.repo(BookingRepository)
     page: Page[BookingRow] = await repo.list(first=request.first, after=request.after, flt=flt)
+    await prime(info, page.rows)
     return connection(
         page,
         node=Booking.from_row,

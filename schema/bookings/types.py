@@ -9,6 +9,7 @@ import strawberry
 from repositories.models import Booking as BookingRow
 from schema.context import Info
 from schema.ids import encode_id
+from schema.selection import selected_below
 from schema.services.types import Service
 from schema.users.types import User
 
@@ -49,22 +50,27 @@ class Booking:
             staff_id=row.staff_id,
         )
 
+    # Synchronous: they answer at once when the page primed the loaders (schema/loading.py).
     @strawberry.field(description="The service booked (also when it is no longer offered).")
-    async def service(self, info: Info) -> Service | None:
-        row = await info.context.loaders.services.load(self.service_id)
-        return Service.from_row(row) if row else None
+    def service(self, info: Info) -> Service | None:
+        return info.context.loaders.services.resolve(self.service_id, Service.from_row)  # type: ignore[return-value]
 
     @strawberry.field(description="The member the booking is for.")
-    async def client(self, info: Info) -> User | None:
-        return await _user(info, self.client_id)
+    def client(self, info: Info) -> User | None:
+        return info.context.loaders.users.resolve(self.client_id, User.from_record)  # type: ignore[return-value]
 
     @strawberry.field(description="The staff member who will serve it, if assigned.")
-    async def staff(self, info: Info) -> User | None:
-        return await _user(info, self.staff_id)
+    def staff(self, info: Info) -> User | None:
+        return info.context.loaders.users.resolve(self.staff_id, User.from_record)  # type: ignore[return-value]
 
 
-async def _user(info: Info, user_id: uuid.UUID | None) -> User | None:
-    if user_id is None:
-        return None
-    record = await info.context.loaders.users.load(user_id)
-    return User.from_record(record) if record else None
+async def prime(info: Info, rows: list[BookingRow]) -> None:
+    """Load what the page's selected fields refer to, one batch per loader."""
+    selected = selected_below(info, "edges", "node")
+    if "service" in selected:
+        await info.context.loaders.services.prime_many(r.service_id for r in rows)
+    people = [r.client_id for r in rows] if "client" in selected else []
+    if "staff" in selected:
+        people += [r.staff_id for r in rows]
+    if people:
+        await info.context.loaders.users.prime_many(people)

@@ -3,15 +3,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import TenantContext
 from repositories.models import Service
 from repositories.services import ServiceRepository
+from schema.loading import PrimableLoader
 
 
-class ServiceByIdLoader(DataLoader[uuid.UUID, Service | None]):
+class ServiceByIdLoader(PrimableLoader[uuid.UUID, Service]):
     """Services of the request's tenant by id, active or not (what a booking or a slot refers
     to); another tenant's loads as None."""
 
@@ -19,6 +19,6 @@ class ServiceByIdLoader(DataLoader[uuid.UUID, Service | None]):
         super().__init__()
         self._repo = ServiceRepository(session, ctx)
 
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Service | None]:
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> list[Service | None]:
         found = await self._repo.get_many(ids=keys)
         return [found.get(key) for key in keys]

@@ -8,8 +8,9 @@ from schema.context import Info
 from schema.ids import decode_id
 from schema.pagination import DEFAULT_PAGE_SIZE, Connection, connection, page_request
 from schema.permissions import IsAuthenticated
+from schema.selection import selected_below
 from schema.tasks.filters import TaskFilter
-from schema.tasks.types import Task
+from schema.tasks.types import USER_FIELDS, Task, user_ids
 
 
 @strawberry.type
@@ -30,6 +31,9 @@ class TaskQueries:
         flt = filter.to_values() if filter else TaskFilterValues()
         repo = info.context.repo(TaskRepository)
         page = await repo.list(first=request.first, after=request.after, flt=flt)
+        if USER_FIELDS & selected_below(info, "edges", "node"):
+            # one batch now, and the page's user fields complete synchronously
+            await info.context.loaders.users.prime_many(user_ids(page.rows))
         return connection(
             page,
             node=Task.from_row,

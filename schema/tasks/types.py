@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from enum import Enum
 
@@ -56,17 +57,24 @@ class Task:
             created_by_id=row.created_by_id,
         )
 
+    # Synchronous: they answer at once when the page primed the loader (schema/loading.py).
     @strawberry.field(description="The member the task is assigned to.")
-    async def assignee(self, info: Info) -> User | None:
-        return await _user(info, self.assignee_id)
+    def assignee(self, info: Info) -> User | None:
+        return _user(info, self.assignee_id)  # type: ignore[return-value]
 
     @strawberry.field(description="The member who created the task.")
-    async def created_by(self, info: Info) -> User | None:
-        return await _user(info, self.created_by_id)
+    def created_by(self, info: Info) -> User | None:
+        return _user(info, self.created_by_id)  # type: ignore[return-value]
 
 
-async def _user(info: Info, user_id: uuid.UUID | None) -> User | None:
-    if user_id is None:
-        return None
-    record = await info.context.loaders.users.load(user_id)
-    return User.from_record(record) if record else None
+USER_FIELDS = frozenset({"assignee", "createdBy"})
+
+
+def user_ids(rows: Iterable[TaskRow]) -> Iterator[uuid.UUID | None]:
+    for row in rows:
+        yield row.assignee_id
+        yield row.created_by_id
+
+
+def _user(info: Info, user_id: uuid.UUID | None) -> object:
+    return info.context.loaders.users.resolve(user_id, User.from_record)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from schema.ids import decode_id, encode_id
 from schema.pagination import encode_cursor
 from tests.helpers import DemoData, Session, error_codes, gql, login, set_cookie_value
+from tests.schema.admin.conftest import counting_statements
 
 TASKS = """
 query Tasks($first: Int, $after: String, $filter: TaskFilter) {
@@ -325,3 +326,51 @@ async def test_unstorable_values_are_bad_input_not_internal(client: httpx.AsyncC
     ).json()
     assert "errors" not in huge
     assert huge["data"]["tasks"]["totalCount"] > 0
+
+
+DIRECT_USERS = """
+query { tasks(first: 50) { edges { node { id assignee { email } createdBy { email } } } } }
+"""
+FRAGMENT_USERS = """
+query {
+  tasks(first: 50) { edges { node { id ...People ... on Task { createdBy { email } } } } }
+}
+fragment People on Task { assignee { email } }
+"""
+NO_USERS = "query { tasks(first: 50) { edges { node { id title } } } }"
+
+
+async def test_a_page_loads_its_people_in_one_batch_whatever_the_document_shape(
+    client: httpx.AsyncClient, runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    # given two tenants' admins, each asking for their page's people directly and through
+    # fragments, and a page that asks for no people at all
+    for email, host, slug in (
+        ("alice@acme.test", "acme.localhost", "acme"),
+        ("bob@globex.test", "globex.localhost", "globex"),
+    ):
+        session = await login(client, email, host=host)
+        answers, costs = {}, {}
+        for name, query in (
+            ("direct", DIRECT_USERS),
+            ("fragments", FRAGMENT_USERS),
+            ("none", NO_USERS),
+        ):
+            with counting_statements(runtime_conn) as statements:
+                body = (await gql(client, query, session=session)).json()
+            assert "errors" not in body, body
+            answers[name] = body["data"]["tasks"]["edges"]
+            costs[name] = statements
+        # then both shapes answer the same people, in one users statement
+        assert answers["direct"] == answers["fragments"]
+        for name in ("direct", "fragments"):
+            assert sum("FROM users" in s for s in costs[name]) == 1, costs[name]
+            assert len(costs[name]) == 3
+        # and a page without people reads no user at all
+        assert not any("FROM users" in s for s in costs["none"])
+        assert len(costs["none"]) == 2
+        # only that tenant's tasks, and someone assigned among them
+        ids = {decode_id("Task", e["node"]["id"]) for e in answers["direct"]}
+        assert ids <= demo.tasks[slug]
+        assert not ids & demo.tasks["initech"]
+        assert any(e["node"]["assignee"] for e in answers["direct"])
