@@ -258,6 +258,25 @@ EARLIEST_DAY = date(1970, 1, 1)
 LATEST_DAY = date(2199, 12, 31)
 
 
+def checked_period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """The days asked for, both included; by default the last 30 days up to `today`.
+    BAD_USER_INPUT when reversed, longer than 366 days, or off the dashboard's calendar."""
+    if end is None:
+        end = today if start is None or start <= today else start
+    if start is None:
+        start = end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    for day in (start, end):
+        # the driver sends date.min/max as -infinity/infinity, and a day series over them
+        # never ends: the calendar a dashboard can ask about is bounded
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise BadUserInput(f"Dates must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+    if start > end:
+        raise BadUserInput("`from` must not be after `to`")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise BadUserInput(f"The period may cover at most {MAX_PERIOD_DAYS} days")
+    return start, end
+
+
 class AnalyticsRepository(TenantRepository):
     """Dashboard aggregates of the context tenant; answers are cached under the tenant's key."""
 
@@ -265,21 +284,8 @@ class AnalyticsRepository(TenantRepository):
         """The period asked for, in the tenant's time zone: both days included; by default the
         last 30 days up to today. BAD_USER_INPUT when it is reversed or longer than 366 days."""
         row = (await self._execute(_TIMEZONE, {"tenant": self.tenant_id})).one()
-        today: date = row.today
-        if end is None:
-            end = today if start is None or start <= today else start
-        if start is None:
-            start = end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-        for day in (start, end):
-            # the driver sends date.min/max as -infinity/infinity, and a day series over them
-            # never ends: the calendar a dashboard can ask about is bounded
-            if not EARLIEST_DAY <= day <= LATEST_DAY:
-                raise BadUserInput(f"Dates must lie between {EARLIEST_DAY} and {LATEST_DAY}")
-        if start > end:
-            raise BadUserInput("`from` must not be after `to`")
-        if (end - start).days + 1 > MAX_PERIOD_DAYS:
-            raise BadUserInput(f"The period may cover at most {MAX_PERIOD_DAYS} days")
-        return Period(start=start, end=end, timezone=row.name)
+        first, last = checked_period(start, end, row.today)
+        return Period(start=first, end=last, timezone=row.name)
 
     async def summary(
         self, *, start: date | None = None, end: date | None = None

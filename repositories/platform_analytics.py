@@ -26,8 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.context import TenantContext
-from app.errors import BadUserInput, Forbidden
-from repositories.analytics import DEFAULT_PERIOD_DAYS, EARLIEST_DAY, LATEST_DAY, MAX_PERIOD_DAYS
+from app.errors import Forbidden
+from repositories.analytics import checked_period
 from repositories.session import STATEMENT_TIMEOUT
 
 _ANALYTICS = text("SELECT * FROM tenantgraph_platform_analytics(:start, :end, :request_id)")
@@ -78,22 +78,6 @@ class PlatformSummary:
     totals: dict[str, int]
 
 
-def platform_period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
-    """The UTC days asked for, both included; by default the last 30 days up to today."""
-    if end is None:
-        end = today if start is None or start <= today else start
-    if start is None:
-        start = end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    for day in (start, end):
-        if not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise BadUserInput(f"Dates must lie between {EARLIEST_DAY} and {LATEST_DAY}")
-    if start > end:
-        raise BadUserInput("`from` must not be after `to`")
-    if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise BadUserInput(f"The period may cover at most {MAX_PERIOD_DAYS} days")
-    return start, end
-
-
 def _refused(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE
 
@@ -138,7 +122,7 @@ class PlatformGateway:
         end: date | None = None,
     ) -> PlatformSummary:
         """Every tenant's activity in the period, and the totals over all tenants (audited)."""
-        first, last = platform_period(start, end, datetime.now(UTC).date())
+        first, last = checked_period(start, end, datetime.now(UTC).date())
         params = {
             "start": datetime.combine(first, time.min, UTC),
             "end": datetime.combine(last + timedelta(days=1), time.min, UTC),

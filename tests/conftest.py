@@ -16,7 +16,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from app.cache import Cache, MemoryCache, RedisCache
@@ -233,3 +239,19 @@ async def cached_client(
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://acme.localhost") as http:
         yield http
+
+
+@pytest.fixture
+async def committing(
+    runtime_engine: AsyncEngine,
+    owner_engine: AsyncEngine,
+    settings: Settings,
+    platform_database: Database,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on real, committed transactions: what the audit log keeps is read back by the
+    owner, as an operator would."""
+    database = Database(async_sessionmaker(runtime_engine, expire_on_commit=False), None)
+    app = create_app(settings=settings, database=database, platform_database=platform_database)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40021))
+    async with httpx.AsyncClient(transport=transport) as client:
+        yield client

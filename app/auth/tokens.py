@@ -121,35 +121,42 @@ class TokenService:
     def issue(
         self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, role: Role, token_version: int
     ) -> tuple[str, TokenClaims]:
-        now = int(time.time())
-        key = self._current
-        claims = TokenClaims(
-            user_id, tenant_id, role, token_version, now, now + self.ttl, uuid.uuid4().hex, key.kid
+        """An organization session: its tenant and role."""
+        return self._issue(
+            self._current,
+            user_id,
+            tenant_id,
+            role,
+            token_version,
+            {"tid": str(tenant_id), "role": role.value},
         )
-        token = jwt.encode(
-            {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"},
-            {
-                "iss": self.issuer,
-                "aud": self.audience,
-                "sub": str(user_id),
-                "tid": str(tenant_id),
-                "role": role.value,
-                "ver": token_version,
-                "iat": now,
-                "exp": claims.expires_at,
-                "jti": claims.token_id,
-            },
-            key.jwt_key,
-            algorithms=[ALGORITHM],
-        )
-        return token, claims
 
     def issue_platform(self, *, user_id: uuid.UUID, token_version: int) -> tuple[str, TokenClaims]:
         """A super-admin's platform session: no tenant, no role, its own signing key."""
+        return self._issue(
+            self._current_platform, user_id, None, None, token_version, {"scp": PLATFORM_SCOPE}
+        )
+
+    def _issue(
+        self,
+        key: _SigningKey,
+        user_id: uuid.UUID,
+        tenant_id: uuid.UUID | None,
+        role: Role | None,
+        token_version: int,
+        scope_claims: dict[str, str],
+    ) -> tuple[str, TokenClaims]:
         now = int(time.time())
-        key = self._current_platform
         claims = TokenClaims(
-            user_id, None, None, token_version, now, now + self.ttl, uuid.uuid4().hex, key.kid, True
+            user_id,
+            tenant_id,
+            role,
+            token_version,
+            now,
+            now + self.ttl,
+            uuid.uuid4().hex,
+            key.kid,
+            key.platform,
         )
         token = jwt.encode(
             {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"},
@@ -157,7 +164,7 @@ class TokenService:
                 "iss": self.issuer,
                 "aud": self.audience,
                 "sub": str(user_id),
-                "scp": PLATFORM_SCOPE,
+                **scope_claims,
                 "ver": token_version,
                 "iat": now,
                 "exp": claims.expires_at,

@@ -8,16 +8,11 @@ such an answer carries no cross-tenant figure either, and the read it did is sti
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.database import Database
-from app.main import create_app
-from app.settings import Settings
 from tests.helpers import DemoData, error_codes, gql
 from tests.schema.platform.test_platform import ROOT, platform_login
 
@@ -27,22 +22,6 @@ WITH_A_FAILING_FIELD = """
 query { platformAnalytics { tenants { slug tasksTotal revenueCents } } task(id: "nope") { id } }
 """
 ALONE = "query { platformAnalytics { tenants { slug tasksTotal revenueCents } } }"
-
-
-@pytest.fixture
-async def committing(
-    runtime_engine: AsyncEngine,
-    owner_engine: AsyncEngine,
-    settings: Settings,
-    platform_database: Database,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on real, committed transactions: what the audit log keeps is read back by the
-    owner, as an operator would."""
-    database = Database(async_sessionmaker(runtime_engine, expire_on_commit=False), None)
-    app = create_app(settings=settings, database=database, platform_database=platform_database)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40021))
-    async with httpx.AsyncClient(transport=transport) as client:
-        yield client
 
 
 async def audited(owner_engine: AsyncEngine, request_id: str) -> list[tuple[uuid.UUID, str]]:

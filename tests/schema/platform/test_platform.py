@@ -15,16 +15,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
-    async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
 
 from app.auth.tokens import InvalidToken, TokenService
-from app.database import Database
-from app.main import create_app
 from app.seed import DEMO_PASSWORD
-from app.settings import Settings
 from tests.conftest import SuiteDatabase
 from tests.helpers import DemoData, Session, error_codes, gql, login, set_cookie_value
 
@@ -426,26 +422,19 @@ async def test_the_platform_functions_are_pinned_and_the_platform_roles_alone(
 
 
 async def test_every_platform_call_is_audited_naming_the_super_admin(
-    runtime_engine: AsyncEngine,
-    owner_engine: AsyncEngine,
-    demo: DemoData,
-    settings: Settings,
-    platform_database: Database,
+    committing: httpx.AsyncClient, owner_engine: AsyncEngine, demo: DemoData
 ) -> None:
-    database = Database(async_sessionmaker(runtime_engine, expire_on_commit=False), None)
-    app = create_app(settings=settings, database=database, platform_database=platform_database)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40001))
+    client = committing
     request_id = uuid.uuid4().hex
     try:
-        async with httpx.AsyncClient(transport=transport) as client:
-            session = await platform_login(client)
-            response = await gql(
-                client, PLATFORM_ANALYTICS, session=session, headers={"X-Request-Id": request_id}
-            )
-            assert "errors" not in response.json()
-            # an ADMIN's refused attempt writes nothing to the platform log
-            alice = await login(client, "alice@acme.test")
-            await gql(client, PLATFORM_ANALYTICS, session=alice)
+        session = await platform_login(client)
+        response = await gql(
+            client, PLATFORM_ANALYTICS, session=session, headers={"X-Request-Id": request_id}
+        )
+        assert "errors" not in response.json()
+        # an ADMIN's refused attempt writes nothing to the platform log
+        alice = await login(client, "alice@acme.test")
+        await gql(client, PLATFORM_ANALYTICS, session=alice)
         async with owner_engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -466,26 +455,19 @@ async def test_every_platform_call_is_audited_naming_the_super_admin(
 
 
 async def test_a_demoted_super_admin_loses_the_platform_session_at_once(
-    runtime_engine: AsyncEngine,
-    owner_engine: AsyncEngine,
-    demo: DemoData,
-    settings: Settings,
-    platform_database: Database,
+    committing: httpx.AsyncClient, owner_engine: AsyncEngine, demo: DemoData
 ) -> None:
-    database = Database(async_sessionmaker(runtime_engine, expire_on_commit=False), None)
-    app = create_app(settings=settings, database=database, platform_database=platform_database)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40002))
+    client = committing
     try:
-        async with httpx.AsyncClient(transport=transport) as client:
-            session = await platform_login(client)
-            async with owner_engine.begin() as conn:
-                await conn.execute(
-                    text("UPDATE users SET is_superadmin = false WHERE id = :u"),
-                    {"u": demo.users[ROOT]},
-                )
-            response = await gql(client, PLATFORM_ANALYTICS, session=session)
-            assert response.status_code == 403
-            assert error_codes(response.json()) == ["FORBIDDEN"]
+        session = await platform_login(client)
+        async with owner_engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE users SET is_superadmin = false WHERE id = :u"),
+                {"u": demo.users[ROOT]},
+            )
+        response = await gql(client, PLATFORM_ANALYTICS, session=session)
+        assert response.status_code == 403
+        assert error_codes(response.json()) == ["FORBIDDEN"]
     finally:
         async with owner_engine.begin() as conn:
             await conn.execute(
