@@ -22,6 +22,7 @@ from schema.bookings.mutations import BookingMutations
 from schema.bookings.queries import BookingQueries
 from schema.compliance.mutations import ComplianceMutations
 from schema.compliance.queries import ComplianceQueries
+from schema.execution import FastPathExecutor
 from schema.limits import MAX_TOKENS, validation_extension
 from schema.notifications.mutations import NotificationMutations
 from schema.notifications.queries import NotificationQueries
@@ -105,7 +106,12 @@ def build_schema(
         partial(ParserCache, maxsize=512),
         validation_extension(introspection=introspection, hide_suggestions=hide),
     ]
-    schema = TenantGraphSchema(query=Query, mutation=Mutation, extensions=extensions)
+    schema = TenantGraphSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        execution_context_class=FastPathExecutor,
+    )
     schema.hide_suggestions = hide
     return schema
 
