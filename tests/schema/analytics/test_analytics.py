@@ -17,6 +17,7 @@ from tests.helpers import DemoData, Session, error_codes, gql, login
 from tests.schema.admin.conftest import counting_statements
 from tests.schema.analytics.conftest import (
     NewOrganization,
+    Organization,
     comparable,
     expected_analytics,
     local_midnight,
@@ -368,6 +369,49 @@ async def test_a_tenant_with_one_huge_day(
     assert tasks["medianHoursToDone"] == pytest.approx(2.0)
     # and the day before in New York is not touched by the 5,000 rows of UTC's 10 March
     assert await task_total(client, session, **{"from": "2026-03-09", "to": "2026-03-09"}) == 0
+
+
+async def _book(organization: Organization, price_cents: int, days: list[str]) -> None:
+    """A service at `price_cents` and one CONFIRMED booking of it at 10:00 UTC on each day."""
+    await organization.execute(
+        "INSERT INTO services (tenant_id, slug, name, price_cents)"
+        " VALUES (:t, 'audit', 'Audit', :price)",
+        price=price_cents,
+    )
+    await organization.execute(
+        "INSERT INTO bookings (tenant_id, service_id, client_id, starts_at, ends_at, status)"
+        " SELECT :t, s.id, m.user_id, CAST(d AS date) + time '10:00',"
+        "  CAST(d AS date) + time '11:00', 'CONFIRMED'"
+        " FROM services s, tenant_memberships m, unnest(CAST(:days AS text[])) d"
+        " WHERE s.tenant_id = :t AND m.tenant_id = :t",
+        days=days,
+    )
+
+
+async def test_revenue_beyond_32_bits_is_answered_exactly(
+    client: httpx.AsyncClient, new_organization: NewOrganization
+) -> None:
+    # given one organization whose bookings add up to more than an Int holds (2^31 - 1 cents),
+    # and another with ordinary revenue
+    large, small = await new_organization(), await new_organization()
+    await _book(large, 2_000_000_000, ["2026-06-01", "2026-06-02", "2026-06-03"])
+    await _book(small, 12_500, ["2026-06-01"])
+    june = {"from": "2026-06-01", "to": "2026-06-30"}
+    # when each admin reads June
+    answers = {}
+    for organization in (large, small):
+        session = await login(
+            client, organization.admin_email, host=f"{organization.slug}.localhost"
+        )
+        answers[organization] = (await analytics(client, session, **june))["bookings"]
+    # then the large one gets its exact revenue instead of an error...
+    assert answers[large]["revenueCents"] == 6_000_000_000
+    assert [
+        (e["bookings"], e["revenueCents"]) for e in answers[large]["revenueCentsByService"]
+    ] == [(3, 6_000_000_000)]
+    # ...and the other its own, untouched by the first
+    assert answers[small]["revenueCents"] == 12_500
+    assert [e["revenueCents"] for e in answers[small]["revenueCentsByService"]] == [12_500]
 
 
 # --- isolation and the cache -------------------------------------------------------------------
