@@ -141,18 +141,38 @@ _TIMEZONE = text(
     " SELECT name, CAST(now() AT TIME ZONE name AS date) AS today FROM zone"
 )
 
+
+def _day_start(day: str) -> str:
+    """The first instant of the local day `day` (a SQL date expression) in `:tz`.
+
+    `wall AT TIME ZONE tz` reads an ambiguous wall time as the *later* of its two instants. Where
+    clocks go back from 01:00 to 00:00 (the Azores and Cuba every autumn) midnight happens twice
+    and the day begins at the first: read with the offset in force just before the later one,
+    the same wall time gives that earlier instant."""
+    tz = "CAST(:tz AS text)"
+    wall = f"CAST({day} AS date)::timestamp"
+    late = f"({wall} AT TIME ZONE {tz})"
+    just_before = f"({late} - interval '1 microsecond')"
+    offset = f"(({just_before} AT TIME ZONE {tz}) - ({just_before} AT TIME ZONE 'UTC'))"
+    early = f"(({wall} - {offset}) AT TIME ZONE 'UTC')"
+    return (
+        f"(CASE WHEN {early} < {late} AND ({early} AT TIME ZONE {tz}) >= {wall}"
+        f" THEN {early} ELSE {late} END)"
+    )
+
+
 # Local days → instants: the period [lo, hi), today's local date, and the instant today began
 # there (a due instant before it is a due day before today, without converting every row).
 # MATERIALIZED: computed once per statement. Inlined, every `t.created_at >= b.lo` would repeat
 # the time-zone conversion (a stable function, never folded) for every row: that was most of
 # the cost of a cold call on a large tenant.
+_TODAY = "CAST(now() AT TIME ZONE CAST(:tz AS text) AS date)"
 _BOUNDS = (
     "b AS MATERIALIZED (SELECT"
-    " CAST(:start AS date)::timestamp AT TIME ZONE CAST(:tz AS text) AS lo,"
-    " (CAST(:end AS date) + 1)::timestamp AT TIME ZONE CAST(:tz AS text) AS hi,"
-    " CAST(now() AT TIME ZONE CAST(:tz AS text) AS date) AS today,"
-    " CAST(now() AT TIME ZONE CAST(:tz AS text) AS date)::timestamp"
-    "   AT TIME ZONE CAST(:tz AS text) AS today_start)"
+    f" {_day_start(':start')} AS lo,"
+    f" {_day_start('CAST(:end AS date) + 1')} AS hi,"
+    f" {_TODAY} AS today,"
+    f" {_day_start(_TODAY)} AS today_start)"
 )
 
 

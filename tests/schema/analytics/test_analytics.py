@@ -271,6 +271,62 @@ async def test_days_follow_the_tenants_time_zone(
     assert [d["count"] for d in utc["tasks"]["createdPerDay"]] == [1, 1, 0]
 
 
+@pytest.mark.parametrize(
+    ("timezone", "day", "first_hour"),
+    [
+        # clocks go back from 01:00 to 00:00: the day's first hour happens twice, and the day
+        # begins with the first of them
+        ("Atlantic/Azores", "2026-10-25", "2026-10-25T00:30:00+00:00"),
+        ("America/Havana", "2026-11-01", "2026-11-01T04:30:00+00:00"),
+    ],
+)
+async def test_a_day_whose_midnight_happens_twice_begins_at_the_first(
+    client: httpx.AsyncClient,
+    runtime_conn: AsyncConnection,
+    owner_conn: AsyncConnection,
+    new_organization: NewOrganization,
+    timezone: str,
+    day: str,
+    first_hour: str,
+) -> None:
+    # given an organization with a task created in the first pass of that day's first hour, and
+    # one in UTC with a task at the same instant
+    first = datetime.fromisoformat(first_hour)
+    local = await new_organization(timezone=timezone)
+    utc = await new_organization(timezone="UTC")
+    assert first.astimezone(ZoneInfo(timezone)).date().isoformat() == day
+    for organization in (local, utc):
+        await organization.execute(
+            "INSERT INTO tasks (tenant_id, title, created_at, updated_at)"
+            " VALUES (:t, 'just after midnight', :at, :at)",
+            at=first,
+        )
+    now = await db_now(runtime_conn)
+    before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    for organization in (local, utc):
+        session = await login(
+            client, organization.admin_email, host=f"{organization.slug}.localhost"
+        )
+        # when its admin reads that day, the day before, and both
+        for start, end in ((day, day), (before, before), (before, day)):
+            answer = await analytics(client, session, **{"from": start, "to": end})
+            # then the task counts on the day it was created there, in the total and per day
+            expected = await expected_analytics(
+                owner_conn,
+                organization.id,
+                date.fromisoformat(start),
+                date.fromisoformat(end),
+                now,
+            )
+            assert comparable(answer) == expected
+            tasks = answer["tasks"]
+            assert tasks["total"] == sum(d["count"] for d in tasks["createdPerDay"])
+        on_the_day = await task_total(client, session, **{"from": day, "to": day})
+        day_before = await task_total(client, session, **{"from": before, "to": before})
+        # in UTC 00:30 / 04:30 is that day too
+        assert (on_the_day, day_before) == (1, 0)
+
+
 async def test_overdue_follows_the_tenants_today(
     client: httpx.AsyncClient, runtime_conn: AsyncConnection, new_organization: NewOrganization
 ) -> None:
