@@ -3,7 +3,8 @@ tenant's row-level security (every statement also names the tenant: two walls), 
 tenant.
 
 Definitions (days are calendar days in the tenant's time zone, from its organization settings:
-the tenant's row over the global row, UTC when neither names one):
+the tenant's row over the global row, UTC when neither names one or the stored name is no zone
+the settings would accept, say a Windows name kept from an adopted legacy database):
 - the period is `start` to `end`, both days included: from `start` 00:00 up to, not including,
   the day after `end` 00:00, local time;
 - tasks: `total`, `byStatus`, `byPriority` and `completionRate` are about the tasks created in
@@ -26,11 +27,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import text
 
 from app.errors import BadUserInput
 from repositories.base import TenantRepository
+from repositories.settings import known_timezone
+
+log = structlog.get_logger("tenantgraph.analytics")
 
 MAX_PERIOD_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30
@@ -132,13 +138,12 @@ class Period:
 
 # --- SQL -----------------------------------------------------------------------------------------
 
-# The tenant's effective time zone, and today there.
+# The tenant's stored time zone, and the transaction's clock.
 _TIMEZONE = text(
-    "WITH zone AS (SELECT coalesce("
+    "SELECT coalesce("
     " (SELECT timezone FROM organization_settings WHERE tenant_id = :tenant),"
     " (SELECT timezone FROM organization_settings WHERE tenant_id IS NULL),"
-    " 'UTC') AS name)"
-    " SELECT name, CAST(now() AT TIME ZONE name AS date) AS today FROM zone"
+    " 'UTC') AS name, now() AS now"
 )
 
 
@@ -304,8 +309,15 @@ class AnalyticsRepository(TenantRepository):
         """The period asked for, in the tenant's time zone: both days included; by default the
         last 30 days up to today. BAD_USER_INPUT when it is reversed or longer than 366 days."""
         row = (await self._execute(_TIMEZONE, {"tenant": self.tenant_id})).one()
-        first, last = checked_period(start, end, row.today)
-        return Period(start=first, end=last, timezone=row.name)
+        timezone = row.name
+        if not known_timezone(timezone):
+            # a value stored before the settings were validated (an adopted legacy database):
+            # the dashboard counts UTC days, and says so, rather than failing every time
+            log.warning("analytics.unknown_timezone", timezone=timezone)
+            timezone = "UTC"
+        today = row.now.astimezone(ZoneInfo(timezone)).date()
+        first, last = checked_period(start, end, today)
+        return Period(start=first, end=last, timezone=timezone)
 
     async def summary(
         self, *, start: date | None = None, end: date | None = None

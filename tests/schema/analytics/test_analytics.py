@@ -327,6 +327,36 @@ async def test_a_day_whose_midnight_happens_twice_begins_at_the_first(
         assert (on_the_day, day_before) == (1, 0)
 
 
+async def test_a_stored_time_zone_nobody_knows_counts_utc_days(
+    client: httpx.AsyncClient, new_organization: NewOrganization
+) -> None:
+    # given an organization whose stored zone is a Windows name (kept from an adopted legacy
+    # database: the settings API would refuse it), and one in Tokyo, each with a task created
+    # at 23:30 UTC on 1 June
+    legacy = await new_organization(timezone="Eastern Standard Time")
+    tokyo = await new_organization(timezone="Asia/Tokyo")
+    for organization in (legacy, tokyo):
+        await organization.execute(
+            "INSERT INTO tasks (tenant_id, title, created_at, updated_at) VALUES (:t, 'x', :at, :at)",
+            at=datetime.fromisoformat("2026-06-01T23:30:00+00:00"),
+        )
+    june = {"from": "2026-06-01", "to": "2026-06-02"}
+    answers = {}
+    for organization in (legacy, tokyo):
+        session = await login(
+            client, organization.admin_email, host=f"{organization.slug}.localhost"
+        )
+        # when each admin reads the first days of June, and the default period
+        answers[organization] = await analytics(client, session, **june)
+        assert (await analytics(client, session))["tasks"]["total"] in (0, 1)
+    # then the legacy organization gets its dashboard in UTC days (saying so) instead of an error
+    assert answers[legacy]["timezone"] == "UTC"
+    assert [d["count"] for d in answers[legacy]["tasks"]["createdPerDay"]] == [1, 0]
+    # and Tokyo keeps its own days
+    assert answers[tokyo]["timezone"] == "Asia/Tokyo"
+    assert [d["count"] for d in answers[tokyo]["tasks"]["createdPerDay"]] == [0, 1]
+
+
 async def test_overdue_follows_the_tenants_today(
     client: httpx.AsyncClient, runtime_conn: AsyncConnection, new_organization: NewOrganization
 ) -> None:
