@@ -9,8 +9,9 @@ the settings would accept, say a Windows name kept from an adopted legacy databa
   the day after `end` 00:00, local time;
 - tasks: `total`, `byStatus`, `byPriority` and `completionRate` are about the tasks created in
   the period (their current status); a task is done when its status is DONE, and it was
-  completed when it was last changed (`updated_at`), which gives `completedPerDay` and
-  `medianHoursToDone` (DONE tasks completed in the period, hours from creation to completion);
+  completed when it last became DONE (`completed_at`, kept by the database: a later edit of a
+  done task does not move it), which gives `completedPerDay` and `medianHoursToDone` (DONE tasks
+  completed in the period, hours from creation to completion);
 - bookings: counted on the day they start; revenue is the service's price for each CONFIRMED or
   COMPLETED booking of the period; `upcoming` is every REQUESTED or CONFIRMED booking that has
   not started yet, whatever the period;
@@ -198,9 +199,9 @@ _TASK_TOTALS = text(
     "   AND t.status <> 'DONE' AND t.due_at < b.today_start) AS overdue,"
     " (SELECT percentile_cont(0.5) WITHIN GROUP ("
     # date_part is double precision (extract is numeric, several times slower here)
-    "   ORDER BY date_part('epoch', t.updated_at - t.created_at) / 3600)"
+    "   ORDER BY date_part('epoch', t.completed_at - t.created_at) / 3600)"
     "   FROM tasks t, b WHERE t.tenant_id = :tenant"
-    "   AND t.status = 'DONE' AND t.updated_at >= b.lo AND t.updated_at < b.hi) AS median_hours"
+    "   AND t.status = 'DONE' AND t.completed_at >= b.lo AND t.completed_at < b.hi) AS median_hours"
 )
 
 _TASK_GROUPS = text(
@@ -217,9 +218,9 @@ _PER_DAY = text(
     f" created AS (SELECT {_local_day('t.created_at')} AS day, count(*) AS n FROM tasks t, b"
     "   WHERE t.tenant_id = :tenant AND t.created_at >= b.lo AND t.created_at < b.hi"
     "   GROUP BY 1),"
-    f" completed AS (SELECT {_local_day('t.updated_at')} AS day, count(*) AS n FROM tasks t, b"
+    f" completed AS (SELECT {_local_day('t.completed_at')} AS day, count(*) AS n FROM tasks t, b"
     "   WHERE t.tenant_id = :tenant AND t.status = 'DONE'"
-    "   AND t.updated_at >= b.lo AND t.updated_at < b.hi GROUP BY 1),"
+    "   AND t.completed_at >= b.lo AND t.completed_at < b.hi GROUP BY 1),"
     f" booked AS (SELECT {_local_day('k.starts_at')} AS day, count(*) AS n FROM bookings k, b"
     "   WHERE k.tenant_id = :tenant AND k.starts_at >= b.lo AND k.starts_at < b.hi GROUP BY 1)"
     " SELECT days.day, coalesce(created.n, 0) AS created, coalesce(completed.n, 0) AS completed,"

@@ -67,7 +67,7 @@ class TaskStats:
         description="Share of the tasks created in the period that are DONE; null without tasks."
     )
     median_hours_to_done: float | None = strawberry.field(
-        description="Median hours from creation to completion (the last change of a DONE task) "
+        description="Median hours from creation to completion (when the task last became DONE) "
         "of the tasks completed in the period; null when none was."
     )
     created_per_day: list[DayCount]

@@ -25,7 +25,7 @@ class PlatformCounters:
     tasks_overdue: int = strawberry.field(description="Tasks not DONE whose due time has passed.")
     tasks_created: int = strawberry.field(description="Tasks created in the period.")
     tasks_completed: int = strawberry.field(
-        description="DONE tasks last changed (completed) in the period."
+        description="DONE tasks that became DONE (completed) in the period."
     )
     bookings: int = strawberry.field(description="Bookings starting in the period.")
     revenue_cents: float = strawberry.field(

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.cache import Cache, MemoryCache, RedisCache
+from schema.ids import encode_id
 from tests.helpers import DemoData, Session, error_codes, gql, login
 from tests.schema.admin.conftest import counting_statements
 from tests.schema.analytics.conftest import (
@@ -498,6 +499,59 @@ async def test_revenue_beyond_32_bits_is_answered_exactly(
     # ...and the other its own, untouched by the first
     assert answers[small]["revenueCents"] == 12_500
     assert [e["revenueCents"] for e in answers[small]["revenueCentsByService"]] == [12_500]
+
+
+UPDATE_TASK = """
+mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { id } }
+"""
+BULK_UPDATE = """
+mutation($ids: [ID!]!, $input: BulkUpdateTasksInput!) { bulkUpdateTasks(ids: $ids, input: $input) { id } }
+"""
+
+
+async def test_editing_a_done_task_does_not_move_its_completion(
+    client: httpx.AsyncClient, runtime_conn: AsyncConnection, new_organization: NewOrganization
+) -> None:
+    # given two organizations, each with a task created 10 days ago and done 9 days ago
+    now = await db_now(runtime_conn)
+    created, done = now - timedelta(days=10), now - timedelta(days=9)
+    edited, untouched = await new_organization(), await new_organization()
+    tasks = {}
+    for organization in (edited, untouched):
+        rows = await organization.execute(
+            "INSERT INTO tasks (tenant_id, title, status, created_at, updated_at)"
+            " VALUES (:t, 'filed', 'DONE', :created, :done) RETURNING id",
+            created=created,
+            done=done,
+        )
+        tasks[organization] = encode_id("Task", rows[0].id)
+    session = await login(client, edited.admin_email, host=f"{edited.slug}.localhost")
+    # when an admin of the first fixes the done task's title, then changes its priority in bulk
+    for document, variables in (
+        (UPDATE_TASK, {"id": tasks[edited], "input": {"title": "filed on time"}}),
+        (BULK_UPDATE, {"ids": [tasks[edited]], "input": {"priority": "HIGH"}}),
+    ):
+        body = (await gql(client, document, variables, session=session)).json()
+        assert "errors" not in body, body
+    # then the task still counts as completed 9 days ago, one day after it was created, in both
+    done_day = done.date().isoformat()
+    for organization in (edited, untouched):
+        answer = await analytics(
+            client,
+            await login(client, organization.admin_email, host=f"{organization.slug}.localhost"),
+        )
+        completed = {d["date"]: d["count"] for d in answer["tasks"]["completedPerDay"]}
+        assert completed[done_day] == 1
+        assert sum(completed.values()) == 1
+        assert answer["tasks"]["medianHoursToDone"] == pytest.approx(24.0)
+    # and reopening it, then closing it again, completes it anew: today
+    for status in ("TODO", "DONE"):
+        variables = {"id": tasks[edited], "input": {"status": status}}
+        body = (await gql(client, UPDATE_TASK, variables, session=session)).json()
+        assert "errors" not in body, body
+    answer = await analytics(client, session)
+    completed = {d["date"]: d["count"] for d in answer["tasks"]["completedPerDay"]}
+    assert (completed[done_day], completed[answer["to"]]) == (0, 1)
 
 
 # --- isolation and the cache -------------------------------------------------------------------

@@ -80,13 +80,13 @@ async def expected_rows(conn: AsyncConnection, start: date, end: date) -> dict[s
     result = {slug: dict.fromkeys(_names(COUNTERS), 0) for slug in tenants.values()}
     for m in await rows("SELECT tenant_id, status FROM tenant_memberships"):
         result[tenants[m.tenant_id]]["membersActive"] += m.status == "active"
-    for t in await rows("SELECT tenant_id, status, due_at, created_at, updated_at FROM tasks"):
+    for t in await rows("SELECT tenant_id, status, due_at, created_at, completed_at FROM tasks"):
         row = result[tenants[t.tenant_id]]
         row["tasksTotal"] += 1
         row["tasksOpen"] += t.status != "DONE"
         row["tasksOverdue"] += t.status != "DONE" and t.due_at is not None and t.due_at < now
         row["tasksCreated"] += lo <= t.created_at < hi
-        row["tasksCompleted"] += t.status == "DONE" and lo <= t.updated_at < hi
+        row["tasksCompleted"] += t.status == "DONE" and lo <= t.completed_at < hi
     prices = {
         (s.tenant_id, s.id): s.price_cents
         for s in await rows("SELECT tenant_id, id, price_cents FROM services")
