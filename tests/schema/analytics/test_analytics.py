@@ -576,15 +576,21 @@ async def test_changing_tenant_b_never_moves_tenant_a(
     # then globex's cached answer is gone and its count moves by two...
     globex_after = await analytics(client, globex)
     assert globex_after["tasks"]["total"] == globex_before["tasks"]["total"] + 2
-    # ...while acme's numbers do not move, cached (same arguments) or not (other arguments)
-    assert await analytics(client, acme) == acme_before
-    cold = await analytics(client, acme, **{"from": acme_before["from"], "to": acme_before["to"]})
-    assert cold == acme_before
+    # ...while acme's numbers do not move: from the cache (the same period, no aggregate runs)
+    with counting_statements(runtime_conn) as warm:
+        assert await analytics(client, acme) == acme_before
+    assert not any("percentile_cont" in statement for statement in warm)
+    # ...nor computed afresh (a period asked for the first time, one day longer)
     start, end = date.fromisoformat(acme_before["from"]), date.fromisoformat(acme_before["to"])
-    expected = await expected_analytics(
-        owner_conn, demo.tenants["acme"], start, end, await db_now(runtime_conn)
-    )
-    assert comparable(acme_before) == expected
+    longer = {"from": (start - timedelta(days=1)).isoformat(), "to": end.isoformat()}
+    with counting_statements(runtime_conn) as cold:
+        acme_cold = await analytics(client, acme, **longer)
+    assert any("percentile_cont" in statement for statement in cold)
+    assert acme_cold["tasks"]["createdPerDay"][1:] == acme_before["tasks"]["createdPerDay"]
+    now = await db_now(runtime_conn)
+    for answer, first in ((acme_before, start), (acme_cold, start - timedelta(days=1))):
+        expected = await expected_analytics(owner_conn, demo.tenants["acme"], first, end, now)
+        assert comparable(answer) == expected
 
 
 async def test_a_change_in_the_tenant_invalidates_its_cached_answer(
@@ -608,17 +614,23 @@ async def test_a_change_in_the_tenant_invalidates_its_cached_answer(
 
 
 async def test_a_failed_mutation_keeps_the_cache(
-    cached_client: httpx.AsyncClient, any_cache: Cache
+    cached_client: httpx.AsyncClient, runtime_conn: AsyncConnection, any_cache: Cache
 ) -> None:
     # given acme's cached dashboard
     client = cached_client
     acme = await admin_of(client, "acme")
     before = await task_total(client, acme)
-    # when a mutation fails (nothing is written)
+    # when mutations fail (nothing is written): one refused outright, and one document whose
+    # first field wrote a task before its second failed (the whole document is rolled back)
     body = (await gql(client, CREATE_TASK, {"title": " "}, session=acme)).json()
     assert error_codes(body) == ["BAD_USER_INPUT"]
-    # then the count is unchanged
-    assert await task_total(client, acme) == before
+    document = 'mutation { a: createTask(input: {title: "kept?"}) { id } b: createTask(input: {title: " "}) { id } }'
+    body = (await gql(client, document, session=acme)).json()
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    # then the count is unchanged, and it still comes from the cache: no aggregate runs
+    with counting_statements(runtime_conn) as statements:
+        assert await task_total(client, acme) == before
+    assert not any("percentile_cont" in statement for statement in statements)
 
 
 async def test_identical_arguments_from_two_tenants_never_share_an_entry(
