@@ -15,7 +15,8 @@ the settings would accept, say a Windows name kept from an adopted legacy databa
 - bookings: counted on the day they start; revenue is the service's price for each CONFIRMED or
   COMPLETED booking of the period; `upcoming` is every REQUESTED or CONFIRMED booking that has
   not started yet, whatever the period;
-- service requests: those created in the period; converted = linked to a task;
+- service requests: those created in the period; converted = turned into a task (CONVERTED,
+  or linked to a task: the link goes when the task is deleted, the status stays);
 - compliance and members are the current state, not bound to the period: an open compliance
   record (PENDING or NON_COMPLIANT) is overdue when its due day is before today, due within N
   days when its due day is today or one of the next N - 1 days;
@@ -253,7 +254,9 @@ _REVENUE = text(
 
 _REQUESTS = text(
     f"WITH {_BOUNDS} SELECT r.status, count(*) AS n,"
-    " count(*) FILTER (WHERE r.task_id IS NOT NULL) AS converted"
+    # CONVERTED is final and only conversion sets it: the request stays converted when its
+    # task is deleted later (which clears task_id)
+    " count(*) FILTER (WHERE r.status = 'CONVERTED' OR r.task_id IS NOT NULL) AS converted"
     " FROM service_requests r, b"
     " WHERE r.tenant_id = :tenant AND r.created_at >= b.lo AND r.created_at < b.hi"
     " GROUP BY r.status"

@@ -13,6 +13,10 @@ DONE, and NULL while it is not:
 - existing DONE tasks take `updated_at` (the best that is known of them);
 - `ix_tasks_completed` and the platform function read `completed_at`.
 
+The platform function also counts a service request as converted by its status (CONVERTED is
+final and only a conversion sets it), not only by its link to a task: deleting the task clears
+the link, and the request was converted all the same.
+
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04
@@ -29,7 +33,7 @@ depends_on: str | Sequence[str] | None = None
 
 PLATFORM_ANALYTICS = "tenantgraph_platform_analytics(timestamptz, timestamptz, text)"
 
-# revision 0007's function, with the completion column as a parameter
+# revision 0007's function, with what completes a task and converts a request as parameters
 _PLATFORM_FUNCTION = """
     CREATE OR REPLACE FUNCTION tenantgraph_platform_analytics(
         p_from timestamptz, p_to timestamptz, p_request_id text)
@@ -97,7 +101,7 @@ _PLATFORM_FUNCTION = """
              GROUP BY x.tenant_id
         ), r AS (
             SELECT x.tenant_id, count(*) AS n,
-                   count(*) FILTER (WHERE x.task_id IS NOT NULL) AS converted
+                   count(*) FILTER (WHERE {converted}) AS converted
               FROM public.service_requests x
              WHERE x.created_at >= p_from AND x.created_at < p_to
              GROUP BY x.tenant_id
@@ -156,11 +160,19 @@ def upgrade() -> None:
         "CREATE INDEX ix_tasks_completed ON tasks (tenant_id, completed_at) INCLUDE (created_at)"
         " WHERE status = 'DONE'"
     )
-    op.execute(_PLATFORM_FUNCTION.replace("{completion}", "completed_at"))
+    op.execute(
+        _PLATFORM_FUNCTION.replace("{completion}", "completed_at").replace(
+            "{converted}", "x.status = 'CONVERTED' OR x.task_id IS NOT NULL"
+        )
+    )
 
 
 def downgrade() -> None:
-    op.execute(_PLATFORM_FUNCTION.replace("{completion}", "updated_at"))
+    op.execute(
+        _PLATFORM_FUNCTION.replace("{completion}", "updated_at").replace(
+            "{converted}", "x.task_id IS NOT NULL"
+        )
+    )
     op.execute("DROP INDEX IF EXISTS ix_tasks_completed")
     op.execute(
         "CREATE INDEX ix_tasks_completed ON tasks (tenant_id, updated_at) INCLUDE (created_at)"

@@ -90,7 +90,7 @@ async def expected_analytics(
         )
         if within(r.created_at)
     ]
-    converted = [r for r in requests if r.task_id is not None]
+    converted = [r for r in requests if r.status == "CONVERTED" or r.task_id is not None]
 
     records = await rows("SELECT status, due_at FROM compliance_records WHERE tenant_id = :t")
     open_records = [

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.cache import Cache, MemoryCache, RedisCache
 from schema.ids import encode_id
@@ -552,6 +552,71 @@ async def test_editing_a_done_task_does_not_move_its_completion(
     answer = await analytics(client, session)
     completed = {d["date"]: d["count"] for d in answer["tasks"]["completedPerDay"]}
     assert (completed[done_day], completed[answer["to"]]) == (0, 1)
+
+
+CONVERT = """
+mutation($id: ID!) { convertServiceRequestToTask(id: $id) { status task { id } } }
+"""
+DELETE_TASK = "mutation($id: ID!) { deleteTask(id: $id) }"
+PLATFORM_LOGIN = """
+mutation { platformLogin(email: "root@platform.test", password: "demo-password") { token } }
+"""
+PLATFORM_REQUESTS = """
+query($from: Date, $to: Date) { platformAnalytics(from: $from, to: $to) {
+  tenants { slug serviceRequests serviceRequestsConverted } } }
+"""
+
+
+async def test_a_converted_request_stays_converted_when_its_task_is_deleted(
+    committing: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    new_organization: NewOrganization,
+) -> None:
+    # given two organizations (committed: the platform reads on a connection of its own), each
+    # with one service request submitted today; the first one's admin converts it into a task
+    client = committing
+    converting, other = await new_organization(), await new_organization()
+    requests = {}
+    for organization in (converting, other):
+        rows = await organization.execute(
+            "INSERT INTO service_requests (tenant_id, contact_email, description)"
+            " VALUES (:t, 'someone@example.test', 'Please audit our books') RETURNING id"
+        )
+        requests[organization] = encode_id("ServiceRequest", rows[0].id)
+    session = await login(client, converting.admin_email, host=f"{converting.slug}.localhost")
+    body = (await gql(client, CONVERT, {"id": requests[converting]}, session=session)).json()
+    assert "errors" not in body, body
+    task = body["data"]["convertServiceRequestToTask"]["task"]["id"]
+    # when the task is done with and deleted
+    body = (await gql(client, DELETE_TASK, {"id": task}, session=session)).json()
+    assert body == {"data": {"deleteTask": True}}, body
+    # then the request still counts as converted, in the organization's dashboard...
+    answer = (await analytics(client, session))["serviceRequests"]
+    assert {c["status"]: c["count"] for c in answer["byStatus"]}["CONVERTED"] == 1
+    assert (answer["convertedToTasks"], answer["conversionRate"]) == (1, 1.0)
+    other_session = await login(client, other.admin_email, host=f"{other.slug}.localhost")
+    untouched = (await analytics(client, other_session))["serviceRequests"]
+    assert (untouched["total"], untouched["convertedToTasks"]) == (1, 0)
+    # ...and in the platform's rows
+    response = await gql(client, PLATFORM_LOGIN, host="localhost")
+    platform = Session(
+        token=response.json()["data"]["platformLogin"]["token"],
+        cookie=str(response.cookies.get("tenant_sig")),
+        host="localhost",
+    )
+    try:
+        body = (await gql(client, PLATFORM_REQUESTS, session=platform)).json()
+        assert "errors" not in body, body
+        rows = {r["slug"]: r for r in body["data"]["platformAnalytics"]["tenants"]}
+        assert rows[converting.slug]["serviceRequestsConverted"] == 1
+        assert rows[other.slug] == {
+            "slug": other.slug,
+            "serviceRequests": 1,
+            "serviceRequestsConverted": 0,
+        }
+    finally:
+        async with owner_engine.begin() as conn:
+            await conn.execute(text("DELETE FROM platform_audit_logs"))
 
 
 # --- isolation and the cache -------------------------------------------------------------------

@@ -97,11 +97,11 @@ async def expected_rows(conn: AsyncConnection, start: date, end: date) -> dict[s
             row["bookings"] += 1
             if b.status in ("CONFIRMED", "COMPLETED"):
                 row["revenueCents"] += prices[(b.tenant_id, b.service_id)]
-    for r in await rows("SELECT tenant_id, task_id, created_at FROM service_requests"):
+    for r in await rows("SELECT tenant_id, status, task_id, created_at FROM service_requests"):
         if lo <= r.created_at < hi:
             row = result[tenants[r.tenant_id]]
             row["serviceRequests"] += 1
-            row["serviceRequestsConverted"] += r.task_id is not None
+            row["serviceRequestsConverted"] += r.status == "CONVERTED" or r.task_id is not None
     for c in await rows("SELECT tenant_id, status, due_at FROM compliance_records"):
         open_ = c.status in ("PENDING", "NON_COMPLIANT")
         overdue = open_ and c.due_at is not None and c.due_at < now
