@@ -18,6 +18,7 @@ worker's change is seen when the entry expires. Use Redis to share invalidation 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -239,7 +240,9 @@ class RedisCache:
             return
         try:
             key = await self.key(tenant_id, name, args, generation=generation)
-            await self._redis.set(key, _envelope(tenant_id, value), px=int(self.ttl * 1000))
+            # whole milliseconds, at least one: Redis refuses an expiry of 0
+            expiry = max(1, math.ceil(self.ttl * 1000))
+            await self._redis.set(key, _envelope(tenant_id, value), px=expiry)
         except Exception as exc:
             log.warning("cache unavailable", error=type(exc).__name__)
 

@@ -3,17 +3,20 @@ tenant's row-level security (every statement also names the tenant: two walls), 
 tenant.
 
 Definitions (days are calendar days in the tenant's time zone, from its organization settings:
-the tenant's row over the global row, UTC when neither names one):
+the tenant's row over the global row, UTC when neither names one or the stored name is no zone
+the settings would accept, say a Windows name kept from an adopted legacy database):
 - the period is `start` to `end`, both days included: from `start` 00:00 up to, not including,
   the day after `end` 00:00, local time;
 - tasks: `total`, `byStatus`, `byPriority` and `completionRate` are about the tasks created in
   the period (their current status); a task is done when its status is DONE, and it was
-  completed when it was last changed (`updated_at`), which gives `completedPerDay` and
-  `medianHoursToDone` (DONE tasks completed in the period, hours from creation to completion);
+  completed when it last became DONE (`completed_at`, kept by the database: a later edit of a
+  done task does not move it), which gives `completedPerDay` and `medianHoursToDone` (DONE tasks
+  completed in the period, hours from creation to completion);
 - bookings: counted on the day they start; revenue is the service's price for each CONFIRMED or
   COMPLETED booking of the period; `upcoming` is every REQUESTED or CONFIRMED booking that has
   not started yet, whatever the period;
-- service requests: those created in the period; converted = linked to a task;
+- service requests: those created in the period; converted = turned into a task (CONVERTED,
+  or linked to a task: the link goes when the task is deleted, the status stays);
 - compliance and members are the current state, not bound to the period: an open compliance
   record (PENDING or NON_COMPLIANT) is overdue when its due day is before today, due within N
   days when its due day is today or one of the next N - 1 days;
@@ -26,11 +29,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import text
 
 from app.errors import BadUserInput
 from repositories.base import TenantRepository
+from repositories.settings import known_timezone
+
+log = structlog.get_logger("tenantgraph.analytics")
 
 MAX_PERIOD_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30
@@ -132,27 +140,46 @@ class Period:
 
 # --- SQL -----------------------------------------------------------------------------------------
 
-# The tenant's effective time zone, and today there.
+# The tenant's stored time zone, and the transaction's clock.
 _TIMEZONE = text(
-    "WITH zone AS (SELECT coalesce("
+    "SELECT coalesce("
     " (SELECT timezone FROM organization_settings WHERE tenant_id = :tenant),"
     " (SELECT timezone FROM organization_settings WHERE tenant_id IS NULL),"
-    " 'UTC') AS name)"
-    " SELECT name, CAST(now() AT TIME ZONE name AS date) AS today FROM zone"
+    " 'UTC') AS name, now() AS now"
 )
+
+
+def _day_start(day: str) -> str:
+    """The first instant of the local day `day` (a SQL date expression) in `:tz`.
+
+    `wall AT TIME ZONE tz` reads an ambiguous wall time as the *later* of its two instants. Where
+    clocks go back from 01:00 to 00:00 (the Azores and Cuba every autumn) midnight happens twice
+    and the day begins at the first: read with the offset in force just before the later one,
+    the same wall time gives that earlier instant."""
+    tz = "CAST(:tz AS text)"
+    wall = f"CAST({day} AS date)::timestamp"
+    late = f"({wall} AT TIME ZONE {tz})"
+    just_before = f"({late} - interval '1 microsecond')"
+    offset = f"(({just_before} AT TIME ZONE {tz}) - ({just_before} AT TIME ZONE 'UTC'))"
+    early = f"(({wall} - {offset}) AT TIME ZONE 'UTC')"
+    return (
+        f"(CASE WHEN {early} < {late} AND ({early} AT TIME ZONE {tz}) >= {wall}"
+        f" THEN {early} ELSE {late} END)"
+    )
+
 
 # Local days → instants: the period [lo, hi), today's local date, and the instant today began
 # there (a due instant before it is a due day before today, without converting every row).
 # MATERIALIZED: computed once per statement. Inlined, every `t.created_at >= b.lo` would repeat
 # the time-zone conversion (a stable function, never folded) for every row: that was most of
 # the cost of a cold call on a large tenant.
+_TODAY = "CAST(now() AT TIME ZONE CAST(:tz AS text) AS date)"
 _BOUNDS = (
     "b AS MATERIALIZED (SELECT"
-    " CAST(:start AS date)::timestamp AT TIME ZONE CAST(:tz AS text) AS lo,"
-    " (CAST(:end AS date) + 1)::timestamp AT TIME ZONE CAST(:tz AS text) AS hi,"
-    " CAST(now() AT TIME ZONE CAST(:tz AS text) AS date) AS today,"
-    " CAST(now() AT TIME ZONE CAST(:tz AS text) AS date)::timestamp"
-    "   AT TIME ZONE CAST(:tz AS text) AS today_start)"
+    f" {_day_start(':start')} AS lo,"
+    f" {_day_start('CAST(:end AS date) + 1')} AS hi,"
+    f" {_TODAY} AS today,"
+    f" {_day_start(_TODAY)} AS today_start)"
 )
 
 
@@ -173,9 +200,9 @@ _TASK_TOTALS = text(
     "   AND t.status <> 'DONE' AND t.due_at < b.today_start) AS overdue,"
     " (SELECT percentile_cont(0.5) WITHIN GROUP ("
     # date_part is double precision (extract is numeric, several times slower here)
-    "   ORDER BY date_part('epoch', t.updated_at - t.created_at) / 3600)"
+    "   ORDER BY date_part('epoch', t.completed_at - t.created_at) / 3600)"
     "   FROM tasks t, b WHERE t.tenant_id = :tenant"
-    "   AND t.status = 'DONE' AND t.updated_at >= b.lo AND t.updated_at < b.hi) AS median_hours"
+    "   AND t.status = 'DONE' AND t.completed_at >= b.lo AND t.completed_at < b.hi) AS median_hours"
 )
 
 _TASK_GROUPS = text(
@@ -192,9 +219,9 @@ _PER_DAY = text(
     f" created AS (SELECT {_local_day('t.created_at')} AS day, count(*) AS n FROM tasks t, b"
     "   WHERE t.tenant_id = :tenant AND t.created_at >= b.lo AND t.created_at < b.hi"
     "   GROUP BY 1),"
-    f" completed AS (SELECT {_local_day('t.updated_at')} AS day, count(*) AS n FROM tasks t, b"
+    f" completed AS (SELECT {_local_day('t.completed_at')} AS day, count(*) AS n FROM tasks t, b"
     "   WHERE t.tenant_id = :tenant AND t.status = 'DONE'"
-    "   AND t.updated_at >= b.lo AND t.updated_at < b.hi GROUP BY 1),"
+    "   AND t.completed_at >= b.lo AND t.completed_at < b.hi GROUP BY 1),"
     f" booked AS (SELECT {_local_day('k.starts_at')} AS day, count(*) AS n FROM bookings k, b"
     "   WHERE k.tenant_id = :tenant AND k.starts_at >= b.lo AND k.starts_at < b.hi GROUP BY 1)"
     " SELECT days.day, coalesce(created.n, 0) AS created, coalesce(completed.n, 0) AS completed,"
@@ -227,7 +254,9 @@ _REVENUE = text(
 
 _REQUESTS = text(
     f"WITH {_BOUNDS} SELECT r.status, count(*) AS n,"
-    " count(*) FILTER (WHERE r.task_id IS NOT NULL) AS converted"
+    # CONVERTED is final and only conversion sets it: the request stays converted when its
+    # task is deleted later (which clears task_id)
+    " count(*) FILTER (WHERE r.status = 'CONVERTED' OR r.task_id IS NOT NULL) AS converted"
     " FROM service_requests r, b"
     " WHERE r.tenant_id = :tenant AND r.created_at >= b.lo AND r.created_at < b.hi"
     " GROUP BY r.status"
@@ -284,8 +313,15 @@ class AnalyticsRepository(TenantRepository):
         """The period asked for, in the tenant's time zone: both days included; by default the
         last 30 days up to today. BAD_USER_INPUT when it is reversed or longer than 366 days."""
         row = (await self._execute(_TIMEZONE, {"tenant": self.tenant_id})).one()
-        first, last = checked_period(start, end, row.today)
-        return Period(start=first, end=last, timezone=row.name)
+        timezone = row.name
+        if not known_timezone(timezone):
+            # a value stored before the settings were validated (an adopted legacy database):
+            # the dashboard counts UTC days, and says so, rather than failing every time
+            log.warning("analytics.unknown_timezone", timezone=timezone)
+            timezone = "UTC"
+        today = row.now.astimezone(ZoneInfo(timezone)).date()
+        first, last = checked_period(start, end, today)
+        return Period(start=first, end=last, timezone=timezone)
 
     async def summary(
         self, *, start: date | None = None, end: date | None = None

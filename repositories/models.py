@@ -146,6 +146,8 @@ class Task(TenantOwned, Base):
     service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _created_at()
+    # when the task last became DONE, NULL while it is not: kept by a trigger (revision 0009)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLog(TenantOwned, Base):

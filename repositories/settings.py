@@ -90,6 +90,11 @@ def _zones() -> frozenset[str]:
     )
 
 
+def known_timezone(name: str) -> bool:
+    """Whether `name` is a zone the settings accept (one both Python and PostgreSQL know)."""
+    return name in _zones()
+
+
 def _timezone(name: str, value: Any) -> str:
     if not isinstance(value, str) or value.strip() not in _zones():
         raise BadUserInput(f"`{name}` must be an IANA time zone such as Europe/London")

@@ -14,6 +14,10 @@ from schema.context import Info
 from schema.ids import encode_id
 from schema.services.types import Service
 
+# A sum of prices outgrows GraphQL's Int (32 bits: 21,474,836.47 in cents) well before a firm's
+# revenue does, so it is a Float: a whole number of cents, exact up to 2^53.
+REVENUE_CENTS = "A whole number of cents (a Float: a sum can exceed the 32 bits of an Int)."
+
 
 @strawberry.type(description="How many items have one status.")
 class StatusCount:
@@ -63,7 +67,7 @@ class TaskStats:
         description="Share of the tasks created in the period that are DONE; null without tasks."
     )
     median_hours_to_done: float | None = strawberry.field(
-        description="Median hours from creation to completion (the last change of a DONE task) "
+        description="Median hours from creation to completion (when the task last became DONE) "
         "of the tasks completed in the period; null when none was."
     )
     created_per_day: list[DayCount]
@@ -87,7 +91,7 @@ class TaskStats:
 class ServiceRevenue:
     service_id: strawberry.Private[uuid.UUID]
     bookings: int = strawberry.field(description="CONFIRMED or COMPLETED bookings.")
-    revenue_cents: int
+    revenue_cents: float = strawberry.field(description=REVENUE_CENTS)
 
     @strawberry.field(description="The service (null if it no longer exists).")
     async def service(self, info: Info) -> Service | None:
@@ -106,8 +110,8 @@ class BookingStats:
     upcoming: int = strawberry.field(
         description="REQUESTED or CONFIRMED bookings that have not started (whatever the period)."
     )
-    revenue_cents: int = strawberry.field(
-        description="Price of each CONFIRMED or COMPLETED booking of the period."
+    revenue_cents: float = strawberry.field(
+        description="Price of each CONFIRMED or COMPLETED booking of the period. " + REVENUE_CENTS
     )
     revenue_cents_by_service: list[ServiceRevenue] = strawberry.field(
         description="Revenue per service, highest first."

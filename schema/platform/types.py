@@ -5,6 +5,7 @@ from datetime import date, datetime
 import strawberry
 
 from repositories import platform_analytics as records
+from schema.analytics.types import REVENUE_CENTS
 from schema.ids import encode_id
 from schema.users.types import User
 
@@ -24,11 +25,12 @@ class PlatformCounters:
     tasks_overdue: int = strawberry.field(description="Tasks not DONE whose due time has passed.")
     tasks_created: int = strawberry.field(description="Tasks created in the period.")
     tasks_completed: int = strawberry.field(
-        description="DONE tasks last changed (completed) in the period."
+        description="DONE tasks that became DONE (completed) in the period."
     )
     bookings: int = strawberry.field(description="Bookings starting in the period.")
-    revenue_cents: int = strawberry.field(
-        description="Service prices of the CONFIRMED or COMPLETED bookings of the period."
+    revenue_cents: float = strawberry.field(
+        description="Service prices of the CONFIRMED or COMPLETED bookings of the period. "
+        + REVENUE_CENTS
     )
     service_requests: int = strawberry.field(description="Service requests created in the period.")
     service_requests_converted: int = strawberry.field(

@@ -63,12 +63,12 @@ async def expected_analytics(
         return start <= day(value) <= end
 
     tasks = await rows(
-        "SELECT status, priority, created_at, updated_at, due_at FROM tasks WHERE tenant_id = :t"
+        "SELECT status, priority, created_at, completed_at, due_at FROM tasks WHERE tenant_id = :t"
     )
     created = [t for t in tasks if within(t.created_at)]
     done = [t for t in created if t.status == "DONE"]
-    completed = [t for t in tasks if t.status == "DONE" and within(t.updated_at)]
-    hours = [(t.updated_at - t.created_at).total_seconds() / 3600 for t in completed]
+    completed = [t for t in tasks if t.status == "DONE" and within(t.completed_at)]
+    hours = [(t.completed_at - t.created_at).total_seconds() / 3600 for t in completed]
 
     prices = {
         r.id: r.price_cents
@@ -90,7 +90,7 @@ async def expected_analytics(
         )
         if within(r.created_at)
     ]
-    converted = [r for r in requests if r.task_id is not None]
+    converted = [r for r in requests if r.status == "CONVERTED" or r.task_id is not None]
 
     records = await rows("SELECT status, due_at FROM compliance_records WHERE tenant_id = :t")
     open_records = [
@@ -119,7 +119,7 @@ async def expected_analytics(
             "completionRate": len(done) / len(created) if created else None,
             "medianHoursToDone": statistics.median(hours) if hours else None,
             "createdPerDay": _per_day(start, end, [day(t.created_at) for t in created]),
-            "completedPerDay": _per_day(start, end, [day(t.updated_at) for t in completed]),
+            "completedPerDay": _per_day(start, end, [day(t.completed_at) for t in completed]),
         },
         "bookings": {
             "total": len(booked),

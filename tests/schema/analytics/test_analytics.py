@@ -3,6 +3,8 @@ per tenant."""
 
 from __future__ import annotations
 
+import io
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,13 +12,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.cache import Cache, MemoryCache, RedisCache
+from app.logging import capture_logs
+from schema.ids import encode_id
 from tests.helpers import DemoData, Session, error_codes, gql, login
 from tests.schema.admin.conftest import counting_statements
 from tests.schema.analytics.conftest import (
     NewOrganization,
+    Organization,
     comparable,
     expected_analytics,
     local_midnight,
@@ -270,6 +275,92 @@ async def test_days_follow_the_tenants_time_zone(
     assert [d["count"] for d in utc["tasks"]["createdPerDay"]] == [1, 1, 0]
 
 
+@pytest.mark.parametrize(
+    ("timezone", "day", "first_hour"),
+    [
+        # clocks go back from 01:00 to 00:00: the day's first hour happens twice, and the day
+        # begins with the first of them
+        ("Atlantic/Azores", "2026-10-25", "2026-10-25T00:30:00+00:00"),
+        ("America/Havana", "2026-11-01", "2026-11-01T04:30:00+00:00"),
+    ],
+)
+async def test_a_day_whose_midnight_happens_twice_begins_at_the_first(
+    client: httpx.AsyncClient,
+    runtime_conn: AsyncConnection,
+    owner_conn: AsyncConnection,
+    new_organization: NewOrganization,
+    timezone: str,
+    day: str,
+    first_hour: str,
+) -> None:
+    # given an organization with a task created in the first pass of that day's first hour, and
+    # one in UTC with a task at the same instant
+    first = datetime.fromisoformat(first_hour)
+    local = await new_organization(timezone=timezone)
+    utc = await new_organization(timezone="UTC")
+    assert first.astimezone(ZoneInfo(timezone)).date().isoformat() == day
+    for organization in (local, utc):
+        await organization.execute(
+            "INSERT INTO tasks (tenant_id, title, created_at, updated_at)"
+            " VALUES (:t, 'just after midnight', :at, :at)",
+            at=first,
+        )
+    now = await db_now(runtime_conn)
+    before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    for organization in (local, utc):
+        session = await login(
+            client, organization.admin_email, host=f"{organization.slug}.localhost"
+        )
+        # when its admin reads that day, the day before, and both
+        for start, end in ((day, day), (before, before), (before, day)):
+            answer = await analytics(client, session, **{"from": start, "to": end})
+            # then the task counts on the day it was created there, in the total and per day
+            expected = await expected_analytics(
+                owner_conn,
+                organization.id,
+                date.fromisoformat(start),
+                date.fromisoformat(end),
+                now,
+            )
+            assert comparable(answer) == expected
+            tasks = answer["tasks"]
+            assert tasks["total"] == sum(d["count"] for d in tasks["createdPerDay"])
+        on_the_day = await task_total(client, session, **{"from": day, "to": day})
+        day_before = await task_total(client, session, **{"from": before, "to": before})
+        # in UTC 00:30 / 04:30 is that day too
+        assert (on_the_day, day_before) == (1, 0)
+
+
+async def test_a_stored_time_zone_nobody_knows_counts_utc_days(
+    client: httpx.AsyncClient, new_organization: NewOrganization
+) -> None:
+    # given an organization whose stored zone is a Windows name (kept from an adopted legacy
+    # database: the settings API would refuse it), and one in Tokyo, each with a task created
+    # at 23:30 UTC on 1 June
+    legacy = await new_organization(timezone="Eastern Standard Time")
+    tokyo = await new_organization(timezone="Asia/Tokyo")
+    for organization in (legacy, tokyo):
+        await organization.execute(
+            "INSERT INTO tasks (tenant_id, title, created_at, updated_at) VALUES (:t, 'x', :at, :at)",
+            at=datetime.fromisoformat("2026-06-01T23:30:00+00:00"),
+        )
+    june = {"from": "2026-06-01", "to": "2026-06-02"}
+    answers = {}
+    for organization in (legacy, tokyo):
+        session = await login(
+            client, organization.admin_email, host=f"{organization.slug}.localhost"
+        )
+        # when each admin reads the first days of June, and the default period
+        answers[organization] = await analytics(client, session, **june)
+        assert (await analytics(client, session))["tasks"]["total"] in (0, 1)
+    # then the legacy organization gets its dashboard in UTC days (saying so) instead of an error
+    assert answers[legacy]["timezone"] == "UTC"
+    assert [d["count"] for d in answers[legacy]["tasks"]["createdPerDay"]] == [1, 0]
+    # and Tokyo keeps its own days
+    assert answers[tokyo]["timezone"] == "Asia/Tokyo"
+    assert [d["count"] for d in answers[tokyo]["tasks"]["createdPerDay"]] == [0, 1]
+
+
 async def test_overdue_follows_the_tenants_today(
     client: httpx.AsyncClient, runtime_conn: AsyncConnection, new_organization: NewOrganization
 ) -> None:
@@ -370,6 +461,167 @@ async def test_a_tenant_with_one_huge_day(
     assert await task_total(client, session, **{"from": "2026-03-09", "to": "2026-03-09"}) == 0
 
 
+async def _book(organization: Organization, price_cents: int, days: list[str]) -> None:
+    """A service at `price_cents` and one CONFIRMED booking of it at 10:00 UTC on each day."""
+    await organization.execute(
+        "INSERT INTO services (tenant_id, slug, name, price_cents)"
+        " VALUES (:t, 'audit', 'Audit', :price)",
+        price=price_cents,
+    )
+    await organization.execute(
+        "INSERT INTO bookings (tenant_id, service_id, client_id, starts_at, ends_at, status)"
+        " SELECT :t, s.id, m.user_id, CAST(d AS date) + time '10:00',"
+        "  CAST(d AS date) + time '11:00', 'CONFIRMED'"
+        " FROM services s, tenant_memberships m, unnest(CAST(:days AS text[])) d"
+        " WHERE s.tenant_id = :t AND m.tenant_id = :t",
+        days=days,
+    )
+
+
+async def test_revenue_beyond_32_bits_is_answered_exactly(
+    client: httpx.AsyncClient, new_organization: NewOrganization
+) -> None:
+    # given one organization whose bookings add up to more than an Int holds (2^31 - 1 cents),
+    # and another with ordinary revenue
+    large, small = await new_organization(), await new_organization()
+    await _book(large, 2_000_000_000, ["2026-06-01", "2026-06-02", "2026-06-03"])
+    await _book(small, 12_500, ["2026-06-01"])
+    june = {"from": "2026-06-01", "to": "2026-06-30"}
+    # when each admin reads June
+    answers = {}
+    for organization in (large, small):
+        session = await login(
+            client, organization.admin_email, host=f"{organization.slug}.localhost"
+        )
+        answers[organization] = (await analytics(client, session, **june))["bookings"]
+    # then the large one gets its exact revenue instead of an error...
+    assert answers[large]["revenueCents"] == 6_000_000_000
+    assert [
+        (e["bookings"], e["revenueCents"]) for e in answers[large]["revenueCentsByService"]
+    ] == [(3, 6_000_000_000)]
+    # ...and the other its own, untouched by the first
+    assert answers[small]["revenueCents"] == 12_500
+    assert [e["revenueCents"] for e in answers[small]["revenueCentsByService"]] == [12_500]
+
+
+UPDATE_TASK = """
+mutation($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { id } }
+"""
+BULK_UPDATE = """
+mutation($ids: [ID!]!, $input: BulkUpdateTasksInput!) { bulkUpdateTasks(ids: $ids, input: $input) { id } }
+"""
+
+
+async def test_editing_a_done_task_does_not_move_its_completion(
+    client: httpx.AsyncClient, runtime_conn: AsyncConnection, new_organization: NewOrganization
+) -> None:
+    # given two organizations, each with a task created 10 days ago and done 9 days ago
+    now = await db_now(runtime_conn)
+    created, done = now - timedelta(days=10), now - timedelta(days=9)
+    edited, untouched = await new_organization(), await new_organization()
+    tasks = {}
+    for organization in (edited, untouched):
+        rows = await organization.execute(
+            "INSERT INTO tasks (tenant_id, title, status, created_at, updated_at)"
+            " VALUES (:t, 'filed', 'DONE', :created, :done) RETURNING id",
+            created=created,
+            done=done,
+        )
+        tasks[organization] = encode_id("Task", rows[0].id)
+    session = await login(client, edited.admin_email, host=f"{edited.slug}.localhost")
+    # when an admin of the first fixes the done task's title, then changes its priority in bulk
+    for document, variables in (
+        (UPDATE_TASK, {"id": tasks[edited], "input": {"title": "filed on time"}}),
+        (BULK_UPDATE, {"ids": [tasks[edited]], "input": {"priority": "HIGH"}}),
+    ):
+        body = (await gql(client, document, variables, session=session)).json()
+        assert "errors" not in body, body
+    # then the task still counts as completed 9 days ago, one day after it was created, in both
+    done_day = done.date().isoformat()
+    for organization in (edited, untouched):
+        answer = await analytics(
+            client,
+            await login(client, organization.admin_email, host=f"{organization.slug}.localhost"),
+        )
+        completed = {d["date"]: d["count"] for d in answer["tasks"]["completedPerDay"]}
+        assert completed[done_day] == 1
+        assert sum(completed.values()) == 1
+        assert answer["tasks"]["medianHoursToDone"] == pytest.approx(24.0)
+    # and reopening it, then closing it again, completes it anew: today
+    for status in ("TODO", "DONE"):
+        variables = {"id": tasks[edited], "input": {"status": status}}
+        body = (await gql(client, UPDATE_TASK, variables, session=session)).json()
+        assert "errors" not in body, body
+    answer = await analytics(client, session)
+    completed = {d["date"]: d["count"] for d in answer["tasks"]["completedPerDay"]}
+    assert (completed[done_day], completed[answer["to"]]) == (0, 1)
+
+
+CONVERT = """
+mutation($id: ID!) { convertServiceRequestToTask(id: $id) { status task { id } } }
+"""
+DELETE_TASK = "mutation($id: ID!) { deleteTask(id: $id) }"
+PLATFORM_LOGIN = """
+mutation { platformLogin(email: "root@platform.test", password: "demo-password") { token } }
+"""
+PLATFORM_REQUESTS = """
+query($from: Date, $to: Date) { platformAnalytics(from: $from, to: $to) {
+  tenants { slug serviceRequests serviceRequestsConverted } } }
+"""
+
+
+async def test_a_converted_request_stays_converted_when_its_task_is_deleted(
+    committing: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    new_organization: NewOrganization,
+) -> None:
+    # given two organizations (committed: the platform reads on a connection of its own), each
+    # with one service request submitted today; the first one's admin converts it into a task
+    client = committing
+    converting, other = await new_organization(), await new_organization()
+    requests = {}
+    for organization in (converting, other):
+        rows = await organization.execute(
+            "INSERT INTO service_requests (tenant_id, contact_email, description)"
+            " VALUES (:t, 'someone@example.test', 'Please audit our books') RETURNING id"
+        )
+        requests[organization] = encode_id("ServiceRequest", rows[0].id)
+    session = await login(client, converting.admin_email, host=f"{converting.slug}.localhost")
+    body = (await gql(client, CONVERT, {"id": requests[converting]}, session=session)).json()
+    assert "errors" not in body, body
+    task = body["data"]["convertServiceRequestToTask"]["task"]["id"]
+    # when the task is done with and deleted
+    body = (await gql(client, DELETE_TASK, {"id": task}, session=session)).json()
+    assert body == {"data": {"deleteTask": True}}, body
+    # then the request still counts as converted, in the organization's dashboard...
+    answer = (await analytics(client, session))["serviceRequests"]
+    assert {c["status"]: c["count"] for c in answer["byStatus"]}["CONVERTED"] == 1
+    assert (answer["convertedToTasks"], answer["conversionRate"]) == (1, 1.0)
+    other_session = await login(client, other.admin_email, host=f"{other.slug}.localhost")
+    untouched = (await analytics(client, other_session))["serviceRequests"]
+    assert (untouched["total"], untouched["convertedToTasks"]) == (1, 0)
+    # ...and in the platform's rows
+    response = await gql(client, PLATFORM_LOGIN, host="localhost")
+    platform = Session(
+        token=response.json()["data"]["platformLogin"]["token"],
+        cookie=str(response.cookies.get("tenant_sig")),
+        host="localhost",
+    )
+    try:
+        body = (await gql(client, PLATFORM_REQUESTS, session=platform)).json()
+        assert "errors" not in body, body
+        rows = {r["slug"]: r for r in body["data"]["platformAnalytics"]["tenants"]}
+        assert rows[converting.slug]["serviceRequestsConverted"] == 1
+        assert rows[other.slug] == {
+            "slug": other.slug,
+            "serviceRequests": 1,
+            "serviceRequestsConverted": 0,
+        }
+    finally:
+        async with owner_engine.begin() as conn:
+            await conn.execute(text("DELETE FROM platform_audit_logs"))
+
+
 # --- isolation and the cache -------------------------------------------------------------------
 
 
@@ -392,15 +644,21 @@ async def test_changing_tenant_b_never_moves_tenant_a(
     # then globex's cached answer is gone and its count moves by two...
     globex_after = await analytics(client, globex)
     assert globex_after["tasks"]["total"] == globex_before["tasks"]["total"] + 2
-    # ...while acme's numbers do not move, cached (same arguments) or not (other arguments)
-    assert await analytics(client, acme) == acme_before
-    cold = await analytics(client, acme, **{"from": acme_before["from"], "to": acme_before["to"]})
-    assert cold == acme_before
+    # ...while acme's numbers do not move: from the cache (the same period, no aggregate runs)
+    with counting_statements(runtime_conn) as warm:
+        assert await analytics(client, acme) == acme_before
+    assert not any("percentile_cont" in statement for statement in warm)
+    # ...nor computed afresh (a period asked for the first time, one day longer)
     start, end = date.fromisoformat(acme_before["from"]), date.fromisoformat(acme_before["to"])
-    expected = await expected_analytics(
-        owner_conn, demo.tenants["acme"], start, end, await db_now(runtime_conn)
-    )
-    assert comparable(acme_before) == expected
+    longer = {"from": (start - timedelta(days=1)).isoformat(), "to": end.isoformat()}
+    with counting_statements(runtime_conn) as cold:
+        acme_cold = await analytics(client, acme, **longer)
+    assert any("percentile_cont" in statement for statement in cold)
+    assert acme_cold["tasks"]["createdPerDay"][1:] == acme_before["tasks"]["createdPerDay"]
+    now = await db_now(runtime_conn)
+    for answer, first in ((acme_before, start), (acme_cold, start - timedelta(days=1))):
+        expected = await expected_analytics(owner_conn, demo.tenants["acme"], first, end, now)
+        assert comparable(answer) == expected
 
 
 async def test_a_change_in_the_tenant_invalidates_its_cached_answer(
@@ -424,17 +682,23 @@ async def test_a_change_in_the_tenant_invalidates_its_cached_answer(
 
 
 async def test_a_failed_mutation_keeps_the_cache(
-    cached_client: httpx.AsyncClient, any_cache: Cache
+    cached_client: httpx.AsyncClient, runtime_conn: AsyncConnection, any_cache: Cache
 ) -> None:
     # given acme's cached dashboard
     client = cached_client
     acme = await admin_of(client, "acme")
     before = await task_total(client, acme)
-    # when a mutation fails (nothing is written)
+    # when mutations fail (nothing is written): one refused outright, and one document whose
+    # first field wrote a task before its second failed (the whole document is rolled back)
     body = (await gql(client, CREATE_TASK, {"title": " "}, session=acme)).json()
     assert error_codes(body) == ["BAD_USER_INPUT"]
-    # then the count is unchanged
-    assert await task_total(client, acme) == before
+    document = 'mutation { a: createTask(input: {title: "kept?"}) { id } b: createTask(input: {title: " "}) { id } }'
+    body = (await gql(client, document, session=acme)).json()
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    # then the count is unchanged, and it still comes from the cache: no aggregate runs
+    with counting_statements(runtime_conn) as statements:
+        assert await task_total(client, acme) == before
+    assert not any("percentile_cont" in statement for statement in statements)
 
 
 async def test_identical_arguments_from_two_tenants_never_share_an_entry(
@@ -477,7 +741,6 @@ async def test_a_hit_never_answers_another_tenant(any_cache: Cache, demo: DemoDa
 
 
 async def test_the_memory_cache_is_bounded_and_expires() -> None:
-    import uuid
 
     cache = MemoryCache(ttl=60, max_entries=3)
     tenant = uuid.uuid4()
@@ -492,6 +755,21 @@ async def test_the_memory_cache_is_bounded_and_expires() -> None:
 
     await asyncio.sleep(0.01)
     assert await expiring.get(tenant, "n", {}) is None
+
+
+async def test_redis_stores_an_entry_whatever_the_ttl(redis_cache: RedisCache) -> None:
+    # given a cache whose TTL is under a millisecond (TENANTGRAPH_ANALYTICS_CACHE_SECONDS > 0)
+    tenant = uuid.uuid4()
+    short = RedisCache(redis_cache_url(redis_cache), ttl=0.0004, prefix=redis_cache.prefix)
+    buffer = io.StringIO()
+    try:
+        # when an entry is stored
+        with capture_logs(buffer):
+            await short.set(tenant, "analytics.v1", {}, {"n": 1})
+        # then Redis took it (with the shortest expiry it has), as the in-process cache would
+        assert "cache unavailable" not in buffer.getvalue()
+    finally:
+        await short.close()
 
 
 async def test_redis_shares_answers_between_processes(

@@ -80,13 +80,13 @@ async def expected_rows(conn: AsyncConnection, start: date, end: date) -> dict[s
     result = {slug: dict.fromkeys(_names(COUNTERS), 0) for slug in tenants.values()}
     for m in await rows("SELECT tenant_id, status FROM tenant_memberships"):
         result[tenants[m.tenant_id]]["membersActive"] += m.status == "active"
-    for t in await rows("SELECT tenant_id, status, due_at, created_at, updated_at FROM tasks"):
+    for t in await rows("SELECT tenant_id, status, due_at, created_at, completed_at FROM tasks"):
         row = result[tenants[t.tenant_id]]
         row["tasksTotal"] += 1
         row["tasksOpen"] += t.status != "DONE"
         row["tasksOverdue"] += t.status != "DONE" and t.due_at is not None and t.due_at < now
         row["tasksCreated"] += lo <= t.created_at < hi
-        row["tasksCompleted"] += t.status == "DONE" and lo <= t.updated_at < hi
+        row["tasksCompleted"] += t.status == "DONE" and lo <= t.completed_at < hi
     prices = {
         (s.tenant_id, s.id): s.price_cents
         for s in await rows("SELECT tenant_id, id, price_cents FROM services")
@@ -97,11 +97,11 @@ async def expected_rows(conn: AsyncConnection, start: date, end: date) -> dict[s
             row["bookings"] += 1
             if b.status in ("CONFIRMED", "COMPLETED"):
                 row["revenueCents"] += prices[(b.tenant_id, b.service_id)]
-    for r in await rows("SELECT tenant_id, task_id, created_at FROM service_requests"):
+    for r in await rows("SELECT tenant_id, status, task_id, created_at FROM service_requests"):
         if lo <= r.created_at < hi:
             row = result[tenants[r.tenant_id]]
             row["serviceRequests"] += 1
-            row["serviceRequestsConverted"] += r.task_id is not None
+            row["serviceRequestsConverted"] += r.status == "CONVERTED" or r.task_id is not None
     for c in await rows("SELECT tenant_id, status, due_at FROM compliance_records"):
         open_ = c.status in ("PENDING", "NON_COMPLIANT")
         overdue = open_ and c.due_at is not None and c.due_at < now
@@ -186,6 +186,67 @@ async def test_platform_analytics_equals_a_row_by_row_count_for_every_tenant(
             k: sum(row[k] for row in expected.values()) for k in _names(COUNTERS)
         }
         assert (answer["from"], answer["to"]) == (start.isoformat(), end.isoformat())
+
+
+async def test_platform_revenue_beyond_32_bits_is_answered_exactly(
+    client: httpx.AsyncClient, owner_engine: AsyncEngine
+) -> None:
+    # given two organizations (committed: the platform reads on a connection of its own), one
+    # whose June bookings add up to more than an Int holds (2^31 - 1 cents), one with little
+    suffix = uuid.uuid4().hex[:10]
+    email = f"client-{suffix}@platform.test"
+    prices = {f"big-{suffix}": 2_000_000_000, f"small-{suffix}": 12_500}
+    try:
+        async with owner_engine.begin() as conn:
+            user = (
+                await conn.execute(
+                    text("INSERT INTO users (email) VALUES (:e) RETURNING id"), {"e": email}
+                )
+            ).scalar_one()
+            for slug, price in prices.items():
+                await conn.execute(
+                    text(
+                        "WITH t AS (INSERT INTO tenants (slug, name) VALUES (:slug, :slug)"
+                        "  RETURNING id),"
+                        " m AS (INSERT INTO tenant_memberships (tenant_id, user_id, role)"
+                        "  SELECT id, :u, 'CLIENT' FROM t RETURNING tenant_id),"
+                        " s AS (INSERT INTO services (tenant_id, slug, name, price_cents)"
+                        "  SELECT tenant_id, 'audit', 'Audit', :price FROM m"
+                        "  RETURNING tenant_id, id)"
+                        " INSERT INTO bookings"
+                        "  (tenant_id, service_id, client_id, starts_at, ends_at, status)"
+                        " SELECT s.tenant_id, s.id, :u, d + time '10:00', d + time '11:00',"
+                        "  'CONFIRMED' FROM s, (VALUES (date '2026-06-01'), (date '2026-06-02'))"
+                        "  AS days (d)"
+                    ),
+                    {"slug": slug, "u": user, "price": price},
+                )
+        session = await platform_login(client)
+        # when the super-admin reads June
+        body = (
+            await gql(
+                client,
+                PLATFORM_ANALYTICS,
+                {"from": "2026-06-01", "to": "2026-06-30"},
+                session=session,
+            )
+        ).json()
+        # then each organization has its own exact revenue, and so do the totals
+        assert "errors" not in body, body
+        answer = body["data"]["platformAnalytics"]
+        rows = {row["slug"]: row for row in answer["tenants"]}
+        assert rows[f"big-{suffix}"]["revenueCents"] == 4_000_000_000
+        assert rows[f"small-{suffix}"]["revenueCents"] == 25_000
+        assert (rows[f"big-{suffix}"]["bookings"], rows[f"small-{suffix}"]["bookings"]) == (2, 2)
+        assert answer["totals"]["revenueCents"] == sum(r["revenueCents"] for r in rows.values())
+        assert answer["totals"]["revenueCents"] >= 4_000_025_000
+    finally:
+        async with owner_engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM tenants WHERE slug = ANY(:slugs)"), {"slugs": list(prices)}
+            )
+            await conn.execute(text("DELETE FROM users WHERE email = :e"), {"e": email})
+            await conn.execute(text("DELETE FROM platform_audit_logs"))
 
 
 @pytest.mark.parametrize(
