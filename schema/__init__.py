@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.admin.mutations import AdminMutations
@@ -28,6 +29,7 @@ from schema.notifications.mutations import NotificationMutations
 from schema.notifications.queries import NotificationQueries
 from schema.platform.mutations import PlatformMutations
 from schema.platform.queries import PlatformQueries
+from schema.scalars import SCALARS
 from schema.service_requests.mutations import ServiceRequestMutations
 from schema.service_requests.queries import ServiceRequestQueries
 from schema.services.mutations import ServiceMutations
@@ -111,6 +113,7 @@ def build_schema(
         mutation=Mutation,
         extensions=extensions,
         execution_context_class=FastPathExecutor,
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
     schema.hide_suggestions = hide
     return schema

@@ -12,11 +12,12 @@ from repositories import analytics as records
 from schema.auth.types import TenantRole
 from schema.context import Info
 from schema.ids import encode_id
+from schema.scalars import BigInt
 from schema.services.types import Service
 
 # A sum of prices outgrows GraphQL's Int (32 bits: 21,474,836.47 in cents) well before a firm's
-# revenue does, so it is a Float: a whole number of cents, exact up to 2^53.
-REVENUE_CENTS = "A whole number of cents (a Float: a sum can exceed the 32 bits of an Int)."
+# revenue does.
+REVENUE_CENTS = "A whole number of cents."
 
 
 @strawberry.type(description="How many items have one status.")
@@ -91,7 +92,7 @@ class TaskStats:
 class ServiceRevenue:
     service_id: strawberry.Private[uuid.UUID]
     bookings: int = strawberry.field(description="CONFIRMED or COMPLETED bookings.")
-    revenue_cents: float = strawberry.field(description=REVENUE_CENTS)
+    revenue_cents: BigInt = strawberry.field(description=REVENUE_CENTS)
 
     @strawberry.field(description="The service (null if it no longer exists).")
     async def service(self, info: Info) -> Service | None:
@@ -110,7 +111,7 @@ class BookingStats:
     upcoming: int = strawberry.field(
         description="REQUESTED or CONFIRMED bookings that have not started (whatever the period)."
     )
-    revenue_cents: float = strawberry.field(
+    revenue_cents: BigInt = strawberry.field(
         description="Price of each CONFIRMED or COMPLETED booking of the period. " + REVENUE_CENTS
     )
     revenue_cents_by_service: list[ServiceRevenue] = strawberry.field(

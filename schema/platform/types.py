@@ -7,6 +7,7 @@ import strawberry
 from repositories import platform_analytics as records
 from schema.analytics.types import REVENUE_CENTS
 from schema.ids import encode_id
+from schema.scalars import BigInt
 from schema.users.types import User
 
 
@@ -28,7 +29,7 @@ class PlatformCounters:
         description="DONE tasks that became DONE (completed) in the period."
     )
     bookings: int = strawberry.field(description="Bookings starting in the period.")
-    revenue_cents: float = strawberry.field(
+    revenue_cents: BigInt = strawberry.field(
         description="Service prices of the CONFIRMED or COMPLETED bookings of the period. "
         + REVENUE_CENTS
     )

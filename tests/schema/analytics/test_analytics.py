@@ -496,6 +496,7 @@ async def test_revenue_beyond_32_bits_is_answered_exactly(
         answers[organization] = (await analytics(client, session, **june))["bookings"]
     # then the large one gets its exact revenue instead of an error...
     assert answers[large]["revenueCents"] == 6_000_000_000
+    assert type(answers[large]["revenueCents"]) is int  # a JSON integer, not 6000000000.0
     assert [
         (e["bookings"], e["revenueCents"]) for e in answers[large]["revenueCentsByService"]
     ] == [(3, 6_000_000_000)]
