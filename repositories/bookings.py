@@ -21,7 +21,7 @@ from app.errors import BadUserInput, Conflict, NotFound
 from repositories import pagination
 from repositories.audit import AuditRepository
 from repositories.availability import AvailabilityRepository
-from repositories.base import TenantRepository
+from repositories.base import TenantRepository, Values, columns
 from repositories.models import Booking, Service
 from repositories.pagination import Cursor, Page
 from repositories.settings import SettingsRepository
@@ -81,20 +81,20 @@ class BookingRepository(TenantRepository):
 
     async def list(
         self, *, first: int, after: Cursor | None = None, flt: BookingFilter = BookingFilter()
-    ) -> Page[Booking]:
-        """A page of visible bookings, earliest start first, after the cursor."""
+    ) -> Page[Values]:
+        """A page of visible bookings (their values), earliest start first, after the cursor."""
         conditions = self._filtered(flt)
         if after is not None:
             conditions.append(
                 pagination.after(Booking.starts_at, Booking.id, after, descending=False)
             )
         result = await self._execute(
-            select(Booking)
+            select(*columns(Booking))
             .where(*conditions)
             .order_by(*pagination.order(Booking.starts_at, Booking.id, descending=False))
             .limit(first + 1)
         )
-        return pagination.page_of(list(result.scalars()), first)
+        return pagination.page_of(list(result.all()), first)
 
     async def count(self, *, flt: BookingFilter = BookingFilter()) -> int:
         """How many visible bookings match the filter."""

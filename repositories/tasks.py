@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from app.errors import BadUserInput, NotFound
 from repositories import pagination
 from repositories.audit import AuditRepository
-from repositories.base import TenantRepository, one_of
+from repositories.base import TenantRepository, Values, columns, one_of
 from repositories.models import Task
 from repositories.pagination import Cursor, Page
 from repositories.users import UserRepository
@@ -76,18 +76,18 @@ class TaskRepository(TenantRepository):
 
     async def list(
         self, *, first: int, after: Cursor | None = None, flt: TaskFilter = TaskFilter()
-    ) -> Page[Task]:
-        """A page of visible tasks, newest first, after the cursor."""
+    ) -> Page[Values]:
+        """A page of visible tasks (their values), newest first, after the cursor."""
         conditions = self._filtered(flt)
         if after is not None:
             conditions.append(pagination.after(Task.created_at, Task.id, after, descending=True))
         result = await self._execute(
-            select(Task)
+            select(*columns(Task))
             .where(*conditions)
             .order_by(*pagination.order(Task.created_at, Task.id, descending=True))
             .limit(first + 1)
         )
-        return pagination.page_of(list(result.scalars()), first)
+        return pagination.page_of(list(result.all()), first)
 
     async def count(self, *, flt: TaskFilter = TaskFilter()) -> int:
         """How many visible tasks match the filter."""

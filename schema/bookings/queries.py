@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import strawberry
 
+from repositories.base import Values
 from repositories.bookings import BookingFilter as BookingFilterValues
 from repositories.bookings import BookingRepository
-from repositories.models import Booking as BookingRow
 from repositories.pagination import Page
 from schema.bookings.filters import BookingFilter
 from schema.bookings.types import Booking, prime
@@ -19,7 +19,7 @@ async def _connection(
 ) -> Connection[Booking]:
     request = page_request(first, after)
     repo = info.context.repo(BookingRepository)
-    page: Page[BookingRow] = await repo.list(first=request.first, after=request.after, flt=flt)
+    page: Page[Values] = await repo.list(first=request.first, after=request.after, flt=flt)
     await prime(info, page.rows)
     return connection(
         page,

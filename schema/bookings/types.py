@@ -6,6 +6,7 @@ from enum import Enum
 
 import strawberry
 
+from repositories.base import Values
 from repositories.models import Booking as BookingRow
 from schema.context import Info
 from schema.ids import encode_id
@@ -36,7 +37,7 @@ class Booking:
     staff_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
-    def from_row(cls, row: BookingRow) -> Booking:
+    def from_row(cls, row: BookingRow | Values) -> Booking:
         return cls(
             id=strawberry.ID(encode_id("Booking", row.id)),
             starts_at=row.starts_at,
@@ -64,7 +65,7 @@ class Booking:
         return info.context.loaders.users.resolve(self.staff_id, User.from_record)  # type: ignore[return-value]
 
 
-async def prime(info: Info, rows: list[BookingRow]) -> None:
+async def prime(info: Info, rows: list[BookingRow] | list[Values]) -> None:
     """Load what the page's selected fields refer to, one batch per loader."""
     selected = selected_below(info, "edges", "node")
     if "service" in selected:

@@ -7,6 +7,7 @@ from enum import Enum
 
 import strawberry
 
+from repositories.base import Values
 from repositories.models import Task as TaskRow
 from schema.context import Info
 from schema.ids import encode_id
@@ -43,7 +44,7 @@ class Task:
     created_by_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
-    def from_row(cls, row: TaskRow) -> Task:
+    def from_row(cls, row: TaskRow | Values) -> Task:
         return cls(
             id=strawberry.ID(encode_id("Task", row.id)),
             title=row.title,
@@ -70,7 +71,7 @@ class Task:
 USER_FIELDS = frozenset({"assignee", "createdBy"})
 
 
-def user_ids(rows: Iterable[TaskRow]) -> Iterator[uuid.UUID | None]:
+def user_ids(rows: Iterable[TaskRow | Values]) -> Iterator[uuid.UUID | None]:
     for row in rows:
         yield row.assignee_id
         yield row.created_by_id
