@@ -222,6 +222,7 @@ def _tasks_of_month(t: TenantRows, month: int) -> Iterator[tuple[Any, ...]]:
             service,
             created,
             updated,
+            updated if status == "DONE" else None,  # completed_at: what the trigger would set
         )
 
 
@@ -327,6 +328,7 @@ COLUMNS = {
         "service_id",
         "created_at",
         "updated_at",
+        "completed_at",
     ),
     "bookings": (
         "tenant_id",

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import URL
 
-from app.database import DatabaseUrls, asyncpg_url
+from app.database import DatabaseUrls, asyncpg_url, head_revision
 from app.provision import bootstrap_embedded, migrate
 from bench.data import LoadResult, Spec, load
 
@@ -89,10 +89,11 @@ async def prepare(
     server: BenchServer, name: str, spec: Spec, *, force: bool = False, progress: bool = True
 ) -> tuple[DatabaseUrls, LoadResult | None]:
     """The database `name` holding `spec`'s dataset: reused when it already does (its comment
-    names the spec), else dropped, created, migrated and loaded."""
+    names the spec and the schema revision), else dropped, created, migrated and loaded."""
     _check_name(name)
     urls = await database_urls(server, name)
-    label = f"tenantgraph-bench {spec.label()}"
+    # a dataset made under an older schema is made again (the migrations changed its tables)
+    label = f"tenantgraph-bench {spec.label()} schema={head_revision()}"
     if not force and await existing_label(server, name) == label:
         print(f"{name}: reusing the dataset ({spec.label()}); --force regenerates it")
         return urls, None
