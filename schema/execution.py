@@ -38,6 +38,7 @@ from graphql import (
     Undefined,
     get_named_type,
     is_leaf_type,
+    is_list_type,
     is_non_null_type,
     is_object_type,
 )
@@ -229,6 +230,85 @@ class FastPathExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         return completed
 
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[Any]:
+        """graphql-core's `complete_value`, with objects and lists of objects (the types here
+        have no `is_type_of`) completed without its type dispatch at every level. A value it
+        would refuse (None, an exception, a non-list, a None item) goes to graphql-core before
+        anything of it has run."""
+        if result is not None and not isinstance(result, Exception):
+            shape = _shape(self.schema, return_type)
+            if shape is not None:
+                completed = self._complete_objects(
+                    shape, field_details_list, path, result, position_context
+                )
+                if completed is not _MISSING:
+                    return completed
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _complete_objects(
+        self,
+        shape: Shape,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if shape.item_type is None:
+            collected = self.collect_subfields(shape.object_type, field_details_list)
+            if collected[1]:
+                return _MISSING  # @defer: graphql-core's incremental delivery
+            return self.execute_fields(
+                shape.object_type, result, path, collected[0], position_context
+            )
+        if result.__class__ is not list and result.__class__ is not tuple:
+            return _MISSING
+        is_awaitable = self.is_awaitable
+        for item in result:
+            if item is None or isinstance(item, Exception) or is_awaitable(item):
+                return _MISSING
+        if any(details.node.directives for details in field_details_list):
+            return _MISSING  # @stream and the like: graphql-core's path
+        collected = self.collect_subfields(shape.object_type, field_details_list)
+        if collected[1]:
+            return _MISSING
+        grouped = collected[0]
+        object_type, item_type = shape.object_type, shape.item_type
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(result):
+                item_path = Path(path, index, None)
+                try:
+                    value = self.execute_fields(
+                        object_type, item, item_path, grouped, position_context
+                    )
+                    if value.__class__ is not dict and is_awaitable(value):
+                        value = self._completed_later(
+                            value, item_type, field_details_list, item_path
+                        )
+                        awaitable_indices.append(index)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    value = None
+                completed.append(value)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+        return _gathered_items(completed, awaitable_indices)
+
     async def _completed_later(
         self,
         completed: Awaitable[Any],
@@ -284,3 +364,44 @@ def _plans(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, P
     if plans is None:
         plans = by_type[parent_type.name] = {}
     return plans
+
+
+class Shape(NamedTuple):
+    """An object type, or a list of it (`item_type`: the list's item type, maybe non-null)."""
+
+    object_type: GraphQLObjectType
+    item_type: GraphQLOutputType | None = None
+
+
+def _shape(schema: GraphQLSchema, return_type: GraphQLOutputType) -> Shape | None:
+    """What `complete_value` may complete directly for `return_type`, cached per schema."""
+    shapes: dict[int, Shape | None] | None = getattr(schema, "_tenantgraph_shapes", None)
+    if shapes is None:
+        shapes = {}
+        schema._tenantgraph_shapes = shapes  # type: ignore[attr-defined]
+    key = id(return_type)  # the schema holds its types: an id is not reused while it lives
+    if key in shapes:
+        return shapes[key]
+    inner = return_type.of_type if is_non_null_type(return_type) else return_type  # type: ignore[attr-defined]
+    shape: Shape | None = None
+    if is_object_type(inner) and inner.is_type_of is None:
+        shape = Shape(inner)
+    elif is_list_type(inner):
+        item_type = inner.of_type
+        item = item_type.of_type if is_non_null_type(item_type) else item_type
+        if is_object_type(item) and item.is_type_of is None:
+            shape = Shape(item, item_type)
+    shapes[key] = shape
+    return shape
+
+
+async def _gathered_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
+    """graphql-core's own way of awaiting the items that completed asynchronously."""
+    if len(awaitable_indices) == 1:
+        index = awaitable_indices[0]
+        completed[index] = await completed[index]
+    else:
+        awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+        for index, value in zip(awaitable_indices, awaited, strict=True):
+            completed[index] = value
+    return completed

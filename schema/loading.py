@@ -26,6 +26,8 @@ class PrimableLoader(DataLoader[K, V | None], Generic[K, V]):
     def __init__(self) -> None:
         super().__init__()
         self.loaded: dict[K, V | None] = {}
+        # converted values by (key, conversion): a page names the same people many times
+        self._converted: dict[tuple[K, Callable[[V], object]], object] = {}
 
     async def fetch(self, keys: Sequence[K]) -> list[V | None]:
         """The values of `keys`, in key order (None for a miss)."""
@@ -49,7 +51,13 @@ class PrimableLoader(DataLoader[K, V | None], Generic[K, V]):
             return None
         if key in self.loaded:
             value = self.loaded[key]
-            return convert(value) if value is not None else None
+            if value is None:
+                return None
+            memo = (key, convert)
+            converted = self._converted.get(memo)
+            if converted is None:
+                converted = self._converted[memo] = convert(value)
+            return converted  # type: ignore[return-value]
         return self._later(key, convert)
 
     async def _later(self, key: K, convert: Callable[[V], R]) -> R | None:

@@ -86,6 +86,11 @@ class Leafy:
         return self.name
 
     @strawberry.field
+    async def slow_raising(self) -> str:
+        await asyncio.sleep(0)
+        raise ValueError("async resolver failed")
+
+    @strawberry.field
     def child(self) -> Leafy | None:
         return leafy("child") if self.name != "child" else None
 
@@ -110,6 +115,7 @@ def leafy(name: str, **overrides: Any) -> Leafy:
 class Holder:
     items: list[Leafy]
     nullable_items: list[Leafy | None] | None
+    maybe_items: list[Leafy | None]
     strict_items: list[Leafy]
     one: Leafy
     maybe_one: Leafy | None
@@ -124,6 +130,7 @@ class Query:
         return Holder(
             items=[leafy("a"), leafy("b", color=Color.BLUE)],
             nullable_items=[leafy("c"), None],
+            maybe_items=[leafy("f"), leafy("g")],
             strict_items=[leafy("d"), None],  # type: ignore[list-item]
             one=leafy("e"),
             maybe_one=None,
@@ -134,7 +141,7 @@ class Query:
     def fragile(self) -> Holder | None:
         # its `one` is None: the non-null field nulls its nullable parent
         return Holder(
-            items=[], nullable_items=None, strict_items=[], one=None,  # type: ignore[arg-type]
+            items=[], nullable_items=None, maybe_items=[], strict_items=[], one=None,  # type: ignore[arg-type]
             maybe_one=None, tags=[],
         )  # fmt: skip
 
@@ -168,6 +175,10 @@ DOCUMENTS = {
     "None in nullable list": "{ holder { nullableItems { name color } } }",
     "null propagates to parent": "{ fragile { one { name } tags } holder { tags } }",
     "nested resolvers": "{ holder { one { child { name child { name } } } } }",
+    "error nulls a nullable item": "{ holder { maybeItems { name raising } tags } }",
+    "error in a non-null item": "{ holder { items { name raising } } }",
+    "async error in items": "{ holder { items { name slowRaising } } }",
+    "async error nulls a nullable item": "{ holder { maybeItems { name slowRaising } } }",
 }
 
 
@@ -181,6 +192,10 @@ FAILING = {
     "permission refuses",
     "None in non-null list",
     "null propagates to parent",
+    "error nulls a nullable item",
+    "error in a non-null item",
+    "async error in items",
+    "async error nulls a nullable item",
 }
 
 
