@@ -139,6 +139,46 @@ async def test_concurrent_requests_of_two_tenants_log_their_own_tenant(
     assert "tenant_id" not in structlog.contextvars.get_contextvars()
 
 
+async def test_the_audit_lines_of_sign_in_and_switch_name_the_session_they_open(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    buffer = io.StringIO()
+    with capture_logs(buffer):
+        # alice signs in on acme, then moves her session to globex
+        alice = await login(client, "alice@acme.test")
+        switched = await gql(
+            client,
+            "mutation Switch($t: ID!) { switchTenant(tenantId: $t) { token } }",
+            {"t": demo.tenant_gid("globex")},
+            session=alice,
+            headers={"X-Request-ID": "switch-line-01"},
+        )
+        # bob signs in on globex
+        await login(client, "bob@globex.test", host="globex.localhost")
+    assert "errors" not in switched.json(), switched.json()
+    audit = {r["action"]: r for r in records(buffer) if r["event"] == "audit row"}
+    alice_id, bob_id = str(demo.users["alice@acme.test"]), str(demo.users["bob@globex.test"])
+    acme, globex = str(demo.tenants["acme"]), str(demo.tenants["globex"])
+    logins = [
+        r for r in records(buffer) if r["event"] == "audit row" and r["action"] == "auth.login"
+    ]
+    # each sign-in's audit line is in the tenant and of the user whose row it writes
+    assert [(r["tenant_id"], r["user_id"]) for r in logins] == [(acme, alice_id), (globex, bob_id)]
+    # the switch's row is written in globex, the session's new tenant
+    switch = audit["auth.switch_tenant"]
+    assert (switch["tenant_id"], switch["user_id"]) == (globex, alice_id)
+    assert switch["request_id"] == "switch-line-01"
+    # the request's own lines keep the request's tenant: the switch ran as acme's alice
+    (access,) = [
+        r
+        for r in records(buffer)
+        if r["event"] == "graphql request" and r["request_id"] == "switch-line-01"
+    ]
+    assert (access["tenant_id"], access["user_id"]) == (acme, alice_id)
+    assert "tenant_id" not in structlog.contextvars.get_contextvars()
+    assert "user_id" not in structlog.contextvars.get_contextvars()
+
+
 async def test_access_line_counts_the_statements_of_the_request(
     client: httpx.AsyncClient, runtime_conn: AsyncConnection
 ) -> None:
