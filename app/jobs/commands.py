@@ -174,7 +174,7 @@ def _prepare() -> Settings:
     from app.cli import _settings
 
     settings = _settings()
-    configure_logging(json=not settings.is_development)
+    configure_logging(json=settings.json_logs)
     return settings
 
 

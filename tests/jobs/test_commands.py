@@ -126,6 +126,26 @@ def test_a_failing_tenant_makes_the_run_exit_1_and_the_summary_says_so(
     assert sorted(done) == ["acme", "initech"]
 
 
+def test_the_log_format_setting_is_honoured(env: dict[str, str]) -> None:
+    # production writes JSON by default; TENANTGRAPH_LOG_FORMAT chooses, as it does for serve
+    readable = run(
+        {**env, "TENANTGRAPH_LOG_FORMAT": "console"},
+        "jobs",
+        "run",
+        "health-check",
+        "--tenant",
+        "acme",
+    )
+    assert readable.returncode == 0, readable.stderr
+    assert "job.tenant_done" in readable.stderr
+    assert log_lines(readable.stderr) == []
+    development = {**env, "TENANTGRAPH_ENV": "development", "TENANTGRAPH_LOG_FORMAT": "json"}
+    structured = run(development, "jobs", "run", "health-check", "--tenant", "globex")
+    assert structured.returncode == 0, structured.stderr
+    done = [e for e in log_lines(structured.stderr) if e["event"] == "job.tenant_done"]
+    assert [e["tenant_slug"] for e in done] == ["globex"]
+
+
 def test_bad_input_is_refused_clearly(env: dict[str, str]) -> None:
     unknown = run(env, "jobs", "run", "no-such-job")
     assert unknown.returncode == 2
