@@ -15,6 +15,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from app.database import Database, DatabaseUrls
+from app.errortracking import close_sentry, init_sentry
 from app.jobs.registry import Job, UnknownJob, registry
 from app.jobs.runner import Outcome, RunReport, active_tenants, run_job, runtime_database
 from app.logging import configure_logging
@@ -71,7 +72,10 @@ def run(
         finally:
             await database.dispose()
 
-    report = _with_database(action)
+    try:
+        report = _with_database(action)
+    finally:
+        close_sentry()  # what is queued is sent before the process exits
     print_report(report)
     if not report.succeeded:
         raise typer.Exit(1)
@@ -111,7 +115,10 @@ def loop(
         log.info("jobs.loop_stopped", rounds=rounds)
         return rounds
 
-    _with_database(action)
+    try:
+        _with_database(action)
+    finally:
+        close_sentry()
 
 
 async def _round(
@@ -171,10 +178,15 @@ def _job(name: str) -> Job:
 
 
 def _prepare() -> Settings:
+    """The settings, the log format, and Sentry (when `SENTRY_DSN` is set), as `serve` has them:
+    a tenant's failure is an error line with its exception, reported tagged with the tenant and
+    the job."""
     from app.cli import _settings
 
     settings = _settings()
     configure_logging(json=settings.json_logs)
+    if settings.sentry_dsn is not None:
+        init_sentry(settings.sentry_dsn.get_secret_value(), environment=settings.env.value)
     return settings
 
 

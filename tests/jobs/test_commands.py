@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
@@ -144,6 +145,65 @@ def test_the_log_format_setting_is_honoured(env: dict[str, str]) -> None:
     assert structured.returncode == 0, structured.stderr
     done = [e for e in log_lines(structured.stderr) if e["event"] == "job.tenant_done"]
     assert [e["tenant_slug"] for e in done] == ["globex"]
+
+
+class SentrySink:
+    """A local HTTP server standing in for Sentry: keeps every event the SDK sends."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        events = self.events = []  # type: list[dict[str, Any]]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                lines = body.split(b"\n")
+                for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+                    if json.loads(header).get("type") == "event":
+                        events.append(json.loads(payload))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.dsn = f"http://public@127.0.0.1:{self.server.server_address[1]}/1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_failing_tenant_reaches_sentry_tagged_with_its_tenant_and_job(
+    env: dict[str, str],
+) -> None:
+    sink = SentrySink()
+    try:
+        result = run(
+            {**env, "SENTRY_DSN": sink.dsn}, "jobs", "run", "fails-for-globex", cli=CLI_WITH_EXTRA
+        )
+    finally:
+        sink.close()
+    assert result.returncode == 1, result.stderr
+    (failed,) = [e for e in log_lines(result.stderr) if e["event"] == "job.tenant_failed"]
+    # one event: globex's failure, tagged with globex, the job and the run; acme and initech
+    # ran fine and sent nothing
+    (event,) = sink.events
+    assert event["tags"] == {
+        "tenant_id": failed["tenant_id"],
+        "request_id": failed["request_id"],
+        "job": "fails-for-globex",
+    }
+    assert event["exception"]["values"][-1]["value"] == "globex is broken on purpose"
+    assert event.get("user") == {}
+    assert "server_name" not in event
 
 
 def test_bad_input_is_refused_clearly(env: dict[str, str]) -> None:
