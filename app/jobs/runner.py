@@ -125,7 +125,9 @@ async def run_job(
     now = now or datetime.now(UTC)
     results: list[TenantResult] = []
     log = _log()
-    tokens = structlog.contextvars.bind_contextvars(job=job.name, run_id=run_id)
+    tokens = structlog.contextvars.bind_contextvars(
+        job=job.name, run_id=run_id, request_id=f"job-{run_id}"
+    )
     try:
         log.info("job.started", tenants=len(tenants))
         for tenant in tenants:

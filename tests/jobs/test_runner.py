@@ -190,6 +190,21 @@ async def test_a_failing_tenant_is_rolled_back_and_logged_and_the_others_run(
     assert "job" not in structlog.contextvars.get_contextvars()
 
 
+async def test_every_line_of_a_run_carries_its_request_id(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    async def quiet(run: JobRun) -> Mapping[str, int]:
+        return {}
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        report = await run(runtime_conn, make_job("quiet", quiet), demo_tenants(demo, "acme"))
+
+    # the run's first and last lines too, not only those written while a tenant runs
+    assert [e["event"] for e in logs] == ["job.started", "job.tenant_done", "job.finished"]
+    assert {e["request_id"] for e in logs} == {f"job-{report.run_id}"}
+    assert "request_id" not in structlog.contextvars.get_contextvars()
+
+
 async def test_a_database_error_is_summarised_without_the_statement(
     runtime_conn: AsyncConnection, demo: DemoData
 ) -> None:
