@@ -29,9 +29,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app import metrics
 from app.context import TenantContext, bind_context
 from app.database import Database, create_engine
 from app.jobs.registry import Job
+from app.security_events import SecurityEvent, SecurityEventRecorder, classify_error
 from repositories.base import Repository
 from repositories.jobs import JobRepository
 from repositories.platform import PlatformRepository
@@ -177,6 +179,7 @@ async def _run_for_tenant(
         duration = _since(started)
         error = _describe(exc)
         log.exception("job.tenant_failed", duration_ms=duration, error=error)
+        await _security_event(database, exc, ctx)
         return TenantResult(tenant, Outcome.FAILED, {}, duration, error)
     else:
         duration = _since(started)
@@ -184,6 +187,20 @@ async def _run_for_tenant(
         return TenantResult(tenant, Outcome.OK, counts, duration)
     finally:
         structlog.contextvars.reset_contextvars(**tokens)
+
+
+async def _security_event(database: Database, exc: Exception, ctx: TenantContext) -> None:
+    """A write refused at the tenant boundary (the flush guard, row-level security) is a
+    security event like a request's: counted, logged, and audited in the job's tenant, in a
+    transaction of its own (the tenant's was rolled back)."""
+    noted = classify_error(exc)
+    if noted is None:
+        return
+    kind, reason = noted
+    metrics.isolation_refused(kind.lower(), ctx.tenant_id)
+    await SecurityEventRecorder(database).record(
+        SecurityEvent(kind=kind, reason=reason, request_id=ctx.request_id, tenant_id=ctx.tenant_id)
+    )
 
 
 def _since(started: float) -> float:

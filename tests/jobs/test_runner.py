@@ -103,6 +103,48 @@ async def test_a_job_cannot_write_into_another_tenant(
         assert planted == []
 
 
+@pytest.mark.parametrize(
+    ("how", "action"), [("core", "security.rls_violation"), ("orm", "security.cross_tenant_write")]
+)
+async def test_a_refused_write_into_another_tenant_is_a_security_event_of_the_jobs_tenant(
+    runtime_conn: AsyncConnection, demo: DemoData, how: str, action: str
+) -> None:
+    globex = demo.tenants["globex"]
+
+    async def trespass(run: JobRun) -> Mapping[str, int]:
+        if run.tenant.slug != "acme":
+            return {}
+        if how == "core":
+            await run.session.execute(
+                insert(Task).values(tenant_id=globex, id=uuid.uuid4(), title="planted")
+            )
+        else:
+            run.session.add(Task(tenant_id=globex, id=uuid.uuid4(), title="planted"))
+            await run.session.flush()
+        return {}
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        report = await run(
+            runtime_conn, make_job("trespass", trespass), demo_tenants(demo, "acme", "initech")
+        )
+
+    # the run went on (initech is fine), and acme's refusal is a security event like a request's:
+    # a line, and an audit row in acme (the tenant the job ran for), none in globex or initech
+    assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.OK]
+    request_id = f"job-{report.run_id}"
+    (line,) = [e for e in logs if e["event"] == "security event"]
+    assert line["security_event"] == action.removeprefix("security.").upper()
+    assert line["tenant_id"] == str(demo.tenants["acme"])
+    assert line["request_id"] == request_id
+    assert line["audit"] == "written"
+    security = "SELECT action, actor_id FROM audit_logs WHERE request_id = :r"
+    rows = {
+        slug: list(await rows_in(runtime_conn, demo.tenants[slug], security, {"r": request_id}))
+        for slug in ("acme", "globex", "initech")
+    }
+    assert rows == {"acme": [(action, None)], "globex": [], "initech": []}
+
+
 async def test_a_job_runs_as_the_runtime_role_bound_to_its_tenant_and_no_user(
     runtime_conn: AsyncConnection, demo: DemoData
 ) -> None:
