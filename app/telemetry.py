@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.routing import Route
 
 from app import metrics
 from app.errortracking import init_sentry
+from app.hosts import HostKind, HostTarget, TenantResolver
 from app.settings import ConfigurationError, Settings
 from app.tracing import create_tracer_provider, shutdown
 
@@ -62,6 +64,25 @@ class Telemetry:
             return Response(body, media_type=content_type)
 
         return [Route("/metrics", metrics_endpoint, methods=["GET"])]
+
+    async def learn_tenant_slugs(self, resolver: TenantResolver) -> None:
+        """The ids of the tenants the metrics allow-list names by slug, so that they get their
+        label from the first request, wherever it comes from (a request on the bare base domain
+        names its tenant by id alone). A tenant created later is learned when its host is first
+        called; a database that cannot answer now only delays that."""
+        for entry in self.settings.metrics_tenants:
+            try:
+                uuid.UUID(entry)
+                continue  # an id: allowed as it is
+            except ValueError:
+                pass
+            try:
+                found = await resolver.resolve(HostTarget(HostKind.SLUG, entry.lower()))
+            except Exception as exc:
+                log.warning("metrics tenant not resolved", slug=entry, error=type(exc).__name__)
+                continue
+            if found is None:
+                log.warning("metrics tenant not found", slug=entry)
 
     def start(self) -> None:
         """The metrics port, when one is configured (every worker process has its own

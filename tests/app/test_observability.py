@@ -392,6 +392,38 @@ async def test_counters_move_on_their_events(metered: httpx.AsyncClient, demo: D
     assert moved("initech", "tenantgraph_logins_total", outcome="success", tenant=initech) == 0
 
 
+async def test_tenants_allowed_by_slug_get_a_label_of_their_own(
+    runtime_conn: AsyncConnection, demo: DemoData, settings: Settings, labelled: None
+) -> None:
+    # given acme and globex allowed by their slugs, and no label for anyone else
+    app = create_app(
+        settings=Settings(
+            secret_key=TEST_SECRET, metrics_tenants=["acme", "globex"], metrics_tenant_limit=0
+        ),
+        database=Database.bound_to(runtime_conn),
+    )
+    ids = {slug: str(demo.tenants[slug]) for slug in ("acme", "globex", "initech")}
+
+    def viewers(tenant: str) -> float:
+        return sample("tenantgraph_requests_total", operation="Viewer", outcome="ok", tenant=tenant)
+
+    before = {label: viewers(label) for label in (*ids.values(), "other")}
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40203))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport) as http:
+        # when globex's admin calls on the bare base domain (the token alone names the tenant),
+        # acme's on acme's host, and initech's on initech's
+        bob = issue(settings, demo, "bob@globex.test", "globex", Role.ADMIN)
+        alice = issue(settings, demo, "alice@acme.test", "acme", Role.ADMIN)
+        dave = issue(settings, demo, "dave@initech.test", "initech", Role.ADMIN)
+        for session, host in ((bob, "localhost"), (alice, None), (dave, None)):
+            response = await gql(http, VIEWER, session=session, host=host)
+            assert "errors" not in response.json(), response.json()
+
+    # then acme and globex are counted under their own ids, initech under "other"
+    moved = {label: viewers(label) - before[label] for label in before}
+    assert moved == {ids["acme"]: 1, ids["globex"]: 1, ids["initech"]: 0, "other": 1}
+
+
 async def test_metrics_endpoint_needs_its_token(metered: httpx.AsyncClient) -> None:
     assert (await metered.get("http://localhost/metrics")).status_code == 401
     wrong = await metered.get(
