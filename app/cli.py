@@ -114,9 +114,11 @@ def serve(
     """Serve the API (the embedded PostgreSQL unless DATABASE_URL is set)."""
     import uvicorn
 
+    from app.logging import UVICORN_LOG_CONFIG, configure_logging
     from app.provision import provisioned
 
     settings = _settings()
+    configure_logging(json=settings.json_logs)
     try:
         settings.signing_secret()  # generated once, before workers race to create it
     except ConfigurationError as exc:
@@ -157,6 +159,8 @@ def serve(
             server_header=False,
             access_log=False,
             log_level="info",
+            # uvicorn's own lines in the product's format, with its redaction and context
+            log_config=UVICORN_LOG_CONFIG,
         )
 
 

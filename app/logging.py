@@ -129,12 +129,62 @@ def _exception_reporter(logger: Any, method: str, event_dict: dict[str, Any]) ->
     return event_dict
 
 
+class StdlibHandler(logging.Handler):
+    """Lines of code that logs through the standard library (uvicorn, asyncio, drivers) go
+    through the same pipeline as the product's own: the same format, the bound context (request,
+    tenant, user), the redaction, and Sentry for an error with an exception."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if record.levelno >= logging.CRITICAL:
+                method = "critical"
+            elif record.levelno >= logging.ERROR:
+                method = "error"
+            elif record.levelno >= logging.WARNING:
+                method = "warning"
+            elif record.levelno >= logging.INFO:
+                method = "info"
+            else:
+                method = "debug"
+            extra: dict[str, Any] = {"logger": record.name}
+            if record.exc_info and record.exc_info[0] is not None:
+                extra["exc_info"] = record.exc_info
+            getattr(structlog.get_logger(record.name), method)(record.getMessage(), **extra)
+        except Exception:
+            self.handleError(record)
+
+
+# what `tenantgraph serve` hands uvicorn (`log_config`): its lines through `StdlibHandler`, in
+# the main process and in every worker
+UVICORN_LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"structlog": {"()": "app.logging.StdlibHandler"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["structlog"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["structlog"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def _route_stdlib_logging() -> None:
+    """Every standard-library logger without a handler of its own reaches `StdlibHandler`
+    through the root logger (warnings and errors: asyncio's "Task exception was never retrieved",
+    a driver's warning)."""
+    root = logging.getLogger()
+    if not any(isinstance(h, StdlibHandler) for h in root.handlers):
+        root.addHandler(StdlibHandler())
+
+
 def configure_logging(*, json: bool, level: int = logging.INFO) -> None:
-    """JSON lines (production) or readable console lines (development), to stderr."""
+    """JSON lines (production) or readable console lines (development), to stderr; the
+    standard library's lines (uvicorn's among them) rendered the same way."""
     global _configured
     _output.json = json
     if _configured:
         return
+    _route_stdlib_logging()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -471,6 +471,64 @@ def test_labels_stay_bounded() -> None:
     assert metrics.operation_name(None, "{ x }") == "anonymous"
 
 
+@pytest.mark.slow
+def test_the_servers_own_lines_are_rendered_like_the_apps(
+    test_database: SuiteDatabase, tmp_path: Any
+) -> None:
+    """uvicorn logs through the standard library: its lines go through the same renderer (JSON
+    in production), the same redaction and the same bound context as the product's own."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTGRAPH_")}
+    env.update(
+        DATABASE_URL=test_database.urls.owner.render_as_string(hide_password=False),
+        TENANTGRAPH_ENV="production",
+        TENANTGRAPH_SECRET_KEY=TEST_SECRET,
+    )
+    errors = tmp_path / "serve.err"
+    with errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, errors.read_text()
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.3)
+        # a request the HTTP server itself refuses (and logs)
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: acme.localhost\x00\r\n\r\n")
+            raw.recv(1024)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    lines = [x for x in errors.read_text().splitlines() if x.strip()]
+    assert lines
+    for line in lines:
+        assert line.startswith("{"), line  # JSON, like every line of the product
+    events = {json.loads(x)["event"]: json.loads(x) for x in lines}
+    assert events["Invalid HTTP request received."]["level"] == "warning"
+    assert events["Invalid HTTP request received."]["logger"] == "uvicorn.error"
+    assert any(e.startswith("Started server process") for e in events)
+
+
 # --- tracing and error reports --------------------------------------------------------------------
 
 
