@@ -5,6 +5,7 @@ per-request statistics through a contextvar (no argument threading)."""
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,26 @@ if TYPE_CHECKING:
     from app.context import TenantContext
 
 log = structlog.get_logger("tenantgraph.http")
+
+
+class AccessLine:
+    """Whether the GraphQL endpoint writes the access line of the running request; the
+    middleware writes one for every request that it does not reach."""
+
+    def __init__(self) -> None:
+        self.written_by_endpoint = False
+
+
+_access: ContextVar[AccessLine | None] = ContextVar("access_line", default=None)
+
+
+def expect_access_line() -> tuple[AccessLine, Token[AccessLine | None]]:
+    line = AccessLine()
+    return line, _access.set(line)
+
+
+def end_access_line(token: Token[AccessLine | None]) -> None:
+    _access.reset(token)
 
 
 @dataclass
@@ -50,6 +71,9 @@ class RequestObserver:
         self.tracer = tracer
 
     def begin(self, request_id: str) -> RequestHandle:
+        line = _access.get()
+        if line is not None:
+            line.written_by_endpoint = True  # its `graphql request` line is the access line
         stats, token = metrics.start_request(request_id)
         handle = RequestHandle(stats, token)
         if self.tracer is not None:

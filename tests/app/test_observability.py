@@ -250,6 +250,48 @@ async def test_no_secret_reaches_the_logs(client: httpx.AsyncClient) -> None:
     assert careless["url"] == "postgresql://owner:[REDACTED]@localhost/tenantgraph"
 
 
+async def test_requests_answered_before_the_endpoint_get_an_access_line(
+    metered: httpx.AsyncClient,
+) -> None:
+    buffer = io.StringIO()
+    with capture_logs(buffer):
+        # an unknown organization, a POST from a foreign origin, a scrape without the token,
+        # a health probe, and one GraphQL request
+        unknown = await metered.post(
+            "http://nowhere.localhost/graphql",
+            json={"query": "{ viewer { user { id } } }"},
+            headers={"X-Request-ID": "access-unknown-1"},
+        )
+        foreign = await metered.post(
+            "http://acme.localhost/graphql",
+            json={"query": "{ viewer { user { id } } }"},
+            headers={"Origin": "https://evil.example", "X-Request-ID": "access-origin-01"},
+        )
+        scrape = await metered.get(
+            "http://localhost/metrics", headers={"X-Request-ID": "access-metrics-1"}
+        )
+        health = await metered.get(
+            "http://localhost/healthz", headers={"X-Request-ID": "access-health-01"}
+        )
+        await gql(metered, VIEWER, headers={"X-Request-ID": "access-graphql-1"})
+    assert (unknown.status_code, foreign.status_code) == (404, 403)
+    assert (scrape.status_code, health.status_code) == (401, 200)
+    lines = records(buffer)
+    for request_id, method, path, status in (
+        ("access-unknown-1", "POST", "/graphql", 404),
+        ("access-origin-01", "POST", "/graphql", 403),
+        ("access-metrics-1", "GET", "/metrics", 401),
+        ("access-health-01", "GET", "/healthz", 200),
+    ):
+        (line,) = [r for r in lines if r.get("request_id") == request_id]
+        assert line["event"] == "http request"
+        assert (line["method"], line["path"], line["status"]) == (method, path, status)
+        assert line["duration_ms"] >= 0
+    # a GraphQL request keeps its one access line, and gets no second one
+    own = [r["event"] for r in lines if r.get("request_id") == "access-graphql-1"]
+    assert own == ["graphql request"]
+
+
 async def test_development_lines_are_readable(client: httpx.AsyncClient) -> None:
     buffer = io.StringIO()
     with capture_logs(buffer, json=False):
