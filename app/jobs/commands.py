@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Sequence
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, TypeVar
 
 import structlog
 import typer
@@ -26,6 +26,7 @@ jobs_cli = typer.Typer(
 )
 
 log = structlog.get_logger("tenantgraph.jobs")
+T = TypeVar("T")
 
 _STYLE = {
     Outcome.OK: "green",
@@ -55,7 +56,7 @@ def run(
 ) -> None:
     """Run a job once for every active tenant (or one), each in its own transaction. Exits 1
     when any tenant failed."""
-    from app.cli import _fail, _with_database
+    from app.cli import _fail
 
     job = _job(name)
     settings = _prepare()
@@ -73,7 +74,7 @@ def run(
             await database.dispose()
 
     try:
-        report = _with_database(action)
+        report = _with_jobs_database(action)
     finally:
         close_sentry()  # what is queued is sent before the process exits
     print_report(report)
@@ -94,8 +95,6 @@ def loop(
 ) -> None:
     """Run jobs for every active tenant, round after round, until SIGTERM or Ctrl-C (the tenant
     in progress finishes first; exit status 0). Failures are logged and retried next round."""
-    from app.cli import _with_database
-
     jobs = [_job(n) for n in names] if names else list(registry)
     settings = _prepare()
 
@@ -116,9 +115,21 @@ def loop(
         return rounds
 
     try:
-        _with_database(action)
+        _with_jobs_database(action)
     finally:
         close_sentry()
+
+
+def _with_jobs_database(action: Callable[[DatabaseUrls], Awaitable[T]]) -> T:
+    """`_with_database`, and a database that refuses the connection before any tenant runs (an
+    unknown database or role, a wrong password) is a clear error, not a traceback."""
+    from app.cli import _fail, _with_database
+
+    try:
+        return _with_database(action)
+    except DBAPIError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise _fail(f"cannot reach the database: {reason}") from None
 
 
 async def _round(

@@ -216,6 +216,20 @@ def test_bad_input_is_refused_clearly(env: dict[str, str]) -> None:
     assert "no active tenant with slug 'nowhere'" in nowhere.stderr
 
 
+def test_a_database_that_refuses_the_connection_is_a_clear_error(
+    env: dict[str, str], owner_url: URL
+) -> None:
+    # the server answers, but the database (or role) named is not there
+    missing = owner_url.set(database="tenantgraph_no_such_database")
+    broken = {**env, "DATABASE_URL": missing.render_as_string(hide_password=False)}
+    for args in (("run", "health-check"), ("loop", "--interval", "60")):
+        result = run(broken, "jobs", *args)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "cannot reach the database" in result.stderr
+        assert "tenantgraph_no_such_database" in result.stderr
+
+
 async def test_suspended_tenants_are_left_out(env: dict[str, str], owner_url: URL) -> None:
     engine = create_async_engine(owner_url, poolclass=NullPool)
     try:
