@@ -179,7 +179,9 @@ class RequestObserver:
             metrics.REQUEST_STATEMENTS.labels(operation=operation).observe(stats.statements)
             if handle.span is not None:
                 span = handle.span
-                span.update_name(f"graphql {stats.operation}")
+                # the name is bounded like the metrics' label (backends keep a series per span
+                # name); the client's own name is an attribute
+                span.update_name(f"graphql {operation}")
                 span.set_attribute("graphql.operation.name", stats.operation)
                 span.set_attribute("http.response.status_code", status)
                 span.set_attribute("tenantgraph.outcome", outcome)

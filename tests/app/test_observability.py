@@ -596,6 +596,30 @@ async def test_spans_carry_tenant_and_request_id(
     provider.shutdown()
 
 
+async def test_span_names_stay_bounded_whatever_names_clients_invent(
+    runtime_conn: AsyncConnection, settings: Settings, labelled: None
+) -> None:
+    app = create_app(settings=settings, database=Database.bound_to(runtime_conn))
+    metrics.operation_label.configure(limit=1)  # room for one operation name
+    exporter = InMemorySpanExporter()
+    provider = create_tracer_provider("none", span_exporter=exporter)
+    app.state.observer.tracer = tracer_of(provider)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40204))
+    async with httpx.AsyncClient(transport=transport) as http:
+        for name in ("Viewer", "Invented1", "Invented2"):
+            await gql(http, f"query {name} {{ viewer {{ user {{ id }} }} }}")
+    spans = exporter.get_finished_spans()
+    provider.shutdown()
+    # a span's name is a series in many tracing backends: bounded like the metrics' label;
+    # the name the client gave stays an attribute
+    assert [s.name for s in spans] == ["graphql Viewer", "graphql other", "graphql other"]
+    assert [s.attributes["graphql.operation.name"] for s in spans] == [
+        "Viewer",
+        "Invented1",
+        "Invented2",
+    ]
+
+
 class KeptEvents:
     """A Sentry transport that keeps every event instead of sending it."""
 
