@@ -16,7 +16,10 @@ _enabled = False
 # Request fields that may hold personal data or credentials: dropped, not scrubbed.
 _DROPPED_REQUEST_FIELDS = ("cookies", "data", "headers", "env", "query_string")
 _TAGGED = ("tenant_id", "user_id", "request_id", "job")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# starts where a word does and is bounded (RFC 5321 lengths): linear on any input
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,63}"
+)
 
 
 def _private(value: Any) -> Any:

@@ -38,8 +38,16 @@ _SECRET_FRAGMENTS = (
 )
 # Values that are secrets whatever their key: JSON web tokens (our bearer tokens), and the
 # password part of a connection URL.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
+_JWT = re.compile(
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,4096}"
+)
+# Every pattern runs on the event loop over whatever a line carries (client text among it): a
+# scheme starts where a word does and each part is bounded, so no input makes it backtrack
+# over the rest of the string from every position.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,40}://[^:/@\s]{1,256}:)[^@\s]{1,256}@",
+    re.IGNORECASE,
+)
 # `password=...`, `token: ...` written into free text (an exception message, say)
 _KEY_VALUE = re.compile(
     r"(?P<key>\b(?:password|passwd|secret|token|api_key|authorization|cookie)\b\s*[=:]\s*)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -290,6 +291,42 @@ async def test_requests_answered_before_the_endpoint_get_an_access_line(
     # a GraphQL request keeps its one access line, and gets no second one
     own = [r["event"] for r in lines if r.get("request_id") == "access-graphql-1"]
     assert own == ["graphql request"]
+
+
+async def test_a_long_value_in_a_log_line_does_not_stall_the_worker(
+    client: httpx.AsyncClient,
+) -> None:
+    # an anonymous POST whose Content-Type (logged as the refusal's reason) is 60 KB long: the
+    # redaction runs on the event loop, so a pattern that backtracks over it would stall every
+    # request of the process for as long as it takes
+    buffer = io.StringIO()
+    started = time.perf_counter()
+    with capture_logs(buffer):
+        response = await client.post(
+            "http://acme.localhost/graphql",
+            content=b"{}",
+            headers={"Content-Type": "a" * 60_000},
+        )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 415
+    assert any(r["event"] == "request refused" for r in records(buffer))
+    assert elapsed < 5, f"{elapsed:.1f} s"
+    # and strings shaped to make each pattern work hard are scrubbed quickly too
+    from app.errortracking import _private
+    from app.logging import scrub
+
+    for shaped in (
+        "a://" * 25_000,
+        "a://b:" * 16_000,
+        "A" * 100_000,
+        "password: " * 10_000,
+        "eyJ" * 30_000,
+        "eyJaaaaa." * 10_000,
+    ):
+        started = time.perf_counter()
+        scrub(shaped)
+        _private(shaped)  # what Sentry events go through
+        assert time.perf_counter() - started < 1, shaped[:12]
 
 
 async def test_development_lines_are_readable(client: httpx.AsyncClient) -> None:
