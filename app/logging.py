@@ -48,10 +48,14 @@ _URL_PASSWORD = re.compile(
     r"(?P<head>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,40}://[^:/@\s]{1,256}:)[^@\s]{1,256}@",
     re.IGNORECASE,
 )
-# `password=...`, `token: ...` written into free text (an exception message, say)
+# `password=...`, `token: ...` written into free text (an exception message, say): also a name
+# that contains one (`new_password=`, `secret_key=`), a quoted name (a dict's repr, JSON), a
+# quoted value, and a cookie header's `tenant_sig=` pair. Bounded, like every pattern here.
 _KEY_VALUE = re.compile(
-    r"(?P<key>\b(?:password|passwd|secret|token|api_key|authorization|cookie)\b\s*[=:]\s*)"
-    r"(?:bearer\s+)?[^\s,;&'\"]+",
+    r"(?P<key>(?<![A-Za-z0-9_-])[\"']?[A-Za-z0-9_-]{0,40}?"
+    r"(?:password|passwd|secret|token|api_?key|authorization|cookie|tenant_sig|credential)"
+    r"[A-Za-z0-9_-]{0,40}[\"']?\s{0,8}[=:]\s{0,8})"
+    r"(?:bearer\s+)?(?:\"[^\"]{0,4096}\"|'[^']{0,4096}'|[^\s,;&'\"}]+)",
     re.IGNORECASE,
 )
 # Keys that name a secret but hold none (counts and flags the product logs on purpose).

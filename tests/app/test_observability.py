@@ -329,6 +329,30 @@ async def test_a_long_value_in_a_log_line_does_not_stall_the_worker(
         assert time.perf_counter() - started < 1, shaped[:12]
 
 
+@pytest.mark.parametrize("as_json", [True, False])
+def test_secrets_written_into_exception_text_are_redacted(as_json: bool) -> None:
+    # what careless code puts into an exception message: a dict's repr, a JSON body, a cookie
+    # header, a GraphQL document, names that merely contain a secret's name
+    cookie = "3f1c2a.9b8e7d.1796374486.Zm9yZ2VkLW1hYy12YWx1ZQ"
+    secrets_ = ["hunter2-repr", "hunter2-json", "hunter2-doc", "hunter2-new", "key-0123456789"]
+    message = (
+        f"payload {{'password': '{secrets_[0]}'}} body {{\"password\": \"{secrets_[1]}\"}} "
+        f'document login(email: "x@y.z", password: "{secrets_[2]}") '
+        f"form new_password={secrets_[3]}&secret_key={secrets_[4]} "
+        f"headers Cookie: sid=1; tenant_sig={cookie}"
+    )
+    buffer = io.StringIO()
+    with capture_logs(buffer, json=as_json):
+        try:
+            raise ValueError(message)
+        except ValueError:
+            structlog.get_logger("test").exception("careless failure", detail=message)
+    output = buffer.getvalue()
+    assert "careless failure" in output
+    for secret in (*secrets_, cookie, cookie.rsplit(".", 1)[1]):
+        assert secret not in output, secret
+
+
 async def test_development_lines_are_readable(client: httpx.AsyncClient) -> None:
     buffer = io.StringIO()
     with capture_logs(buffer, json=False):
