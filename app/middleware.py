@@ -112,6 +112,14 @@ class RequestContextMiddleware:
                     )
                 else:
                     await self._dispatch(scope, receive, send_with_id, host, state)
+            except Exception:
+                # logged here, where the request's id is still bound (the server's own line
+                # would carry none), and answered like any unexpected error
+                log.exception("unexpected error", path=scope["path"][:200])
+                if not answered:
+                    await error_response(500, "INTERNAL", "Internal server error", request_id)(
+                        scope, receive, send_with_id
+                    )
             finally:
                 end_access_line(token)
                 if not line.written_by_endpoint:

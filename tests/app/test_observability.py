@@ -329,6 +329,37 @@ async def test_a_long_value_in_a_log_line_does_not_stall_the_worker(
         assert time.perf_counter() - started < 1, shaped[:12]
 
 
+async def test_an_error_before_the_endpoint_is_logged_with_its_request_id(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cors import CorsMiddleware
+
+    async def broken(*_args: Any) -> bool:
+        raise RuntimeError("origin lookup broke")
+
+    # given a bug in a middleware (the origin check, which runs before the endpoint)
+    monkeypatch.setattr(CorsMiddleware, "allowed", broken)
+    buffer = io.StringIO()
+    with capture_logs(buffer):
+        response = await client.post(
+            "http://acme.localhost/graphql",
+            json={"query": "{ viewer { user { id } } }"},
+            headers={"Origin": "https://acme.localhost", "X-Request-ID": "mw-error-0001"},
+        )
+    # then the answer is the API's INTERNAL error with the request id, and the error's line
+    # (with its traceback) and the access line carry that id
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "mw-error-0001"
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "INTERNAL",
+        "requestId": "mw-error-0001",
+    }
+    own = [r for r in records(buffer) if r.get("request_id") == "mw-error-0001"]
+    error = next(r for r in own if r["level"] == "error")
+    assert "RuntimeError: origin lookup broke" in error["exception"]
+    assert [r["status"] for r in own if r["event"] == "http request"] == [500]
+
+
 @pytest.mark.parametrize("as_json", [True, False])
 def test_secrets_written_into_exception_text_are_redacted(as_json: bool) -> None:
     # what careless code puts into an exception message: a dict's repr, a JSON body, a cookie
