@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
@@ -49,7 +50,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # the message is text, not markup: `[otlp]` in a pip extra, brackets in a database's message
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -116,10 +118,12 @@ def serve(
 
     from app.logging import UVICORN_LOG_CONFIG, configure_logging
     from app.provision import provisioned
+    from app.telemetry import Telemetry
 
     settings = _settings()
     configure_logging(json=settings.json_logs)
     try:
+        Telemetry.check(settings)  # metrics token, Sentry DSN, span exporter
         settings.signing_secret()  # generated once, before workers race to create it
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from None

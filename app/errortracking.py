@@ -47,6 +47,7 @@ def init_sentry(
     global _enabled
     if not dsn:
         return False
+    check_dsn(dsn)
     import sentry_sdk
 
     options: dict[str, Any] = {
@@ -79,6 +80,21 @@ def init_sentry(
     sentry_sdk.init(**options)
     _enabled = True
     return True
+
+
+def check_dsn(dsn: str) -> None:
+    """A ConfigurationError (naming the setting, never its value) unless `dsn` is a DSN the
+    Sentry client accepts."""
+    from sentry_sdk.utils import BadDsn, Dsn
+
+    from app.settings import ConfigurationError
+
+    try:
+        Dsn(dsn)
+    except BadDsn:
+        raise ConfigurationError(
+            "SENTRY_DSN is not a Sentry DSN (https://<key>@<host>/<project id>)"
+        ) from None
 
 
 def close_sentry() -> None:

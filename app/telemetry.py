@@ -13,10 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import metrics
-from app.errortracking import init_sentry
+from app.errortracking import check_dsn, init_sentry
 from app.hosts import HostKind, HostTarget, TenantResolver
 from app.settings import ConfigurationError, Settings
-from app.tracing import create_tracer_provider, shutdown
+from app.tracing import check_exporter, create_tracer_provider, shutdown
 
 log = structlog.get_logger("tenantgraph.telemetry")
 MIN_METRICS_TOKEN = 16
@@ -28,16 +28,25 @@ class Telemetry:
     tracer_provider: Any = None
     _server: Any = None
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Telemetry:
-        metrics.configure(
-            tenants=settings.metrics_tenants, tenant_limit=settings.metrics_tenant_limit
-        )
+    @staticmethod
+    def check(settings: Settings) -> None:
+        """Refuse telemetry settings that cannot work (a ConfigurationError naming the setting):
+        `serve` checks them before it starts anything."""
         token = settings.metrics_token
         if token is not None and len(token.get_secret_value()) < MIN_METRICS_TOKEN:
             raise ConfigurationError(
                 f"TENANTGRAPH_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters long"
             )
+        if settings.sentry_dsn is not None:
+            check_dsn(settings.sentry_dsn.get_secret_value())
+        check_exporter(settings.otel_exporter)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Telemetry:
+        cls.check(settings)
+        metrics.configure(
+            tenants=settings.metrics_tenants, tenant_limit=settings.metrics_tenant_limit
+        )
         if settings.sentry_dsn is not None:
             init_sentry(settings.sentry_dsn.get_secret_value(), environment=settings.env.value)
         provider = create_tracer_provider(

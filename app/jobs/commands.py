@@ -19,7 +19,7 @@ from app.errortracking import close_sentry, init_sentry
 from app.jobs.registry import Job, UnknownJob, registry
 from app.jobs.runner import Outcome, RunReport, active_tenants, run_job, runtime_database
 from app.logging import configure_logging
-from app.settings import Settings
+from app.settings import ConfigurationError, Settings
 
 jobs_cli = typer.Typer(
     help="Background jobs, run once per tenant in that tenant's context.", no_args_is_help=True
@@ -192,12 +192,15 @@ def _prepare() -> Settings:
     """The settings, the log format, and Sentry (when `SENTRY_DSN` is set), as `serve` has them:
     a tenant's failure is an error line with its exception, reported tagged with the tenant and
     the job."""
-    from app.cli import _settings
+    from app.cli import _fail, _settings
 
     settings = _settings()
     configure_logging(json=settings.json_logs)
     if settings.sentry_dsn is not None:
-        init_sentry(settings.sentry_dsn.get_secret_value(), environment=settings.env.value)
+        try:
+            init_sentry(settings.sentry_dsn.get_secret_value(), environment=settings.env.value)
+        except ConfigurationError as exc:
+            raise _fail(str(exc), 2) from None
     return settings
 
 

@@ -663,6 +663,41 @@ def test_the_servers_own_lines_are_rendered_like_the_apps(
     assert any(e.startswith("Started server process") for e in events)
 
 
+@pytest.mark.slow
+def test_serve_refuses_bad_telemetry_settings_clearly(test_database: SuiteDatabase) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTGRAPH_")}
+    env.pop("SENTRY_DSN", None)
+    env.update(
+        DATABASE_URL=test_database.urls.owner.render_as_string(hide_password=False),
+        TENANTGRAPH_SECRET_KEY=TEST_SECRET,
+    )
+    cases = [
+        ({"TENANTGRAPH_METRICS_TOKEN": "short"}, "TENANTGRAPH_METRICS_TOKEN"),
+        ({"SENTRY_DSN": "not-a-dsn"}, "SENTRY_DSN"),
+    ]
+    try:
+        import opentelemetry.exporter.otlp.proto.http  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        cases.append(({"TENANTGRAPH_OTEL_EXPORTER": "otlp"}, "tenantgraph[otlp]"))
+    for extra, named in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "app.cli", "serve", "--port", "1"],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, (extra, result.stderr[-2000:])
+        assert named in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "serving" not in result.stdout
+
+
 # --- tracing and error reports --------------------------------------------------------------------
 
 

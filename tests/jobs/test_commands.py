@@ -211,6 +211,10 @@ def test_bad_input_is_refused_clearly(env: dict[str, str]) -> None:
     assert unknown.returncode == 2
     assert "no job named 'no-such-job'" in unknown.stderr
     assert "health-check" in unknown.stderr
+    dsn = run({**env, "SENTRY_DSN": "not-a-dsn"}, "jobs", "run", "health-check")
+    assert dsn.returncode == 2
+    assert "SENTRY_DSN" in dsn.stderr
+    assert "Traceback" not in dsn.stderr
     nowhere = run(env, "jobs", "run", "health-check", "--tenant", "nowhere")
     assert nowhere.returncode == 2
     assert "no active tenant with slug 'nowhere'" in nowhere.stderr
