@@ -175,7 +175,10 @@ async def _run_for_tenant(
                     )
                 answer = await job.function(JobRun(job.name, tenant, ctx, uow.session, now))
                 counts = {str(k): int(v) for k, v in dict(answer or {}).items()}
-    except Exception as exc:
+    except (Exception, asyncio.CancelledError) as exc:
+        task = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+            raise  # the run itself is being cancelled, not a failure of this tenant's job
         duration = _since(started)
         error = _describe(exc)
         log.exception("job.tenant_failed", duration_ms=duration, error=error)
@@ -189,7 +192,7 @@ async def _run_for_tenant(
         structlog.contextvars.reset_contextvars(**tokens)
 
 
-async def _security_event(database: Database, exc: Exception, ctx: TenantContext) -> None:
+async def _security_event(database: Database, exc: BaseException, ctx: TenantContext) -> None:
     """A write refused at the tenant boundary (the flush guard, row-level security) is a
     security event like a request's: counted, logged, and audited in the job's tenant, in a
     transaction of its own (the tenant's was rolled back)."""
@@ -207,7 +210,7 @@ def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
     """A short description for the summary: the database's message without the statement."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         message = str(exc.orig).splitlines()[0] if str(exc.orig) else ""

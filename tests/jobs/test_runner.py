@@ -4,6 +4,7 @@ and rolled back, and the others still run."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -230,6 +231,43 @@ async def test_a_failing_tenant_is_rolled_back_and_logged_and_the_others_run(
     # nothing stays bound once the run is over
     assert "tenant_id" not in structlog.contextvars.get_contextvars()
     assert "job" not in structlog.contextvars.get_contextvars()
+
+
+async def test_a_tenant_whose_job_is_cancelled_from_within_does_not_stop_the_run(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    async def cancelled_inside(run: JobRun) -> Mapping[str, int]:
+        if run.tenant.slug == "globex":
+            # what an inner timeout or a library's own cancellation lets escape
+            raise asyncio.CancelledError("a call inside the job was cancelled")
+        return {"done": 1}
+
+    tenants = demo_tenants(demo, "acme", "globex", "initech")
+    report = await run(runtime_conn, make_job("cancelled-inside", cancelled_inside), tenants)
+
+    assert [(r.tenant.slug, r.outcome) for r in report.results] == [
+        ("acme", Outcome.OK),
+        ("globex", Outcome.FAILED),
+        ("initech", Outcome.OK),
+    ]
+    assert (report.results[1].error or "").startswith("CancelledError")
+
+
+async def test_a_cancelled_run_still_stops(runtime_conn: AsyncConnection, demo: DemoData) -> None:
+    started = asyncio.Event()
+
+    async def slow(run: JobRun) -> Mapping[str, int]:
+        started.set()
+        await asyncio.sleep(30)
+        return {}
+
+    task = asyncio.ensure_future(
+        run(runtime_conn, make_job("slow", slow), demo_tenants(demo, "acme", "globex"))
+    )
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_every_line_of_a_run_carries_its_request_id(
