@@ -129,7 +129,11 @@ def serve(
         raise _fail(str(exc), 2) from None
     with provisioned(settings) as urls:
         # the schema and role checks (no row scans): refuse what would let a request bypass RLS
-        problems = asyncio.run(_runtime_checks(urls))
+        try:
+            problems = asyncio.run(_runtime_checks(urls))
+        except (OSError, DBAPIError) as exc:
+            reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+            raise _fail(f"cannot reach the database: {str(reason).splitlines()[0]}") from None
         if problems:
             for problem in problems:
                 err.print(f"[bold red]refusing to serve:[/] {problem}", highlight=False)
