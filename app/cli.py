@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
@@ -49,7 +50,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # the message is text, not markup: `[otlp]` in a pip extra, brackets in a database's message
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -114,16 +116,24 @@ def serve(
     """Serve the API (the embedded PostgreSQL unless DATABASE_URL is set)."""
     import uvicorn
 
+    from app.logging import UVICORN_LOG_CONFIG, configure_logging
     from app.provision import provisioned
+    from app.telemetry import Telemetry
 
     settings = _settings()
+    configure_logging(json=settings.json_logs)
     try:
+        Telemetry.check(settings)  # metrics token, Sentry DSN, span exporter
         settings.signing_secret()  # generated once, before workers race to create it
     except ConfigurationError as exc:
         raise _fail(str(exc), 2) from None
     with provisioned(settings) as urls:
         # the schema and role checks (no row scans): refuse what would let a request bypass RLS
-        problems = asyncio.run(_runtime_checks(urls))
+        try:
+            problems = asyncio.run(_runtime_checks(urls))
+        except (OSError, DBAPIError) as exc:
+            reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+            raise _fail(f"cannot reach the database: {str(reason).splitlines()[0]}") from None
         if problems:
             for problem in problems:
                 err.print(f"[bold red]refusing to serve:[/] {problem}", highlight=False)
@@ -157,6 +167,8 @@ def serve(
             server_header=False,
             access_log=False,
             log_level="info",
+            # uvicorn's own lines in the product's format, with its redaction and context
+            log_config=UVICORN_LOG_CONFIG,
         )
 
 

@@ -16,7 +16,10 @@ _enabled = False
 # Request fields that may hold personal data or credentials: dropped, not scrubbed.
 _DROPPED_REQUEST_FIELDS = ("cookies", "data", "headers", "env", "query_string")
 _TAGGED = ("tenant_id", "user_id", "request_id", "job")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# starts where a word does and is bounded (RFC 5321 lengths): linear on any input
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,63}"
+)
 
 
 def _private(value: Any) -> Any:
@@ -44,6 +47,7 @@ def init_sentry(
     global _enabled
     if not dsn:
         return False
+    check_dsn(dsn)
     import sentry_sdk
 
     options: dict[str, Any] = {
@@ -76,6 +80,21 @@ def init_sentry(
     sentry_sdk.init(**options)
     _enabled = True
     return True
+
+
+def check_dsn(dsn: str) -> None:
+    """A ConfigurationError (naming the setting, never its value) unless `dsn` is a DSN the
+    Sentry client accepts."""
+    from sentry_sdk.utils import BadDsn, Dsn
+
+    from app.settings import ConfigurationError
+
+    try:
+        Dsn(dsn)
+    except BadDsn:
+        raise ConfigurationError(
+            "SENTRY_DSN is not a Sentry DSN (https://<key>@<host>/<project id>)"
+        ) from None
 
 
 def close_sentry() -> None:

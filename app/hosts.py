@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
+from app import metrics
 from app.context import TenantContext
 from app.database import Database
 from app.names import RESERVED_LABELS
@@ -89,6 +90,9 @@ class TenantResolver:
                 found = await repo.resolve_tenant(slug=target.value)
             else:
                 found = await repo.resolve_tenant(domain=target.value)
+        if found is not None:
+            # a slug on the metrics allow-list (TENANTGRAPH_METRICS_TENANTS) labels the id
+            metrics.tenant_label.learn(str(found.id), found.slug)
         if self._ttl > 0:
             if len(self._cache) >= self._max_entries:
                 self._cache.clear()

@@ -38,12 +38,24 @@ _SECRET_FRAGMENTS = (
 )
 # Values that are secrets whatever their key: JSON web tokens (our bearer tokens), and the
 # password part of a connection URL.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
-# `password=...`, `token: ...` written into free text (an exception message, say)
+_JWT = re.compile(
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,4096}"
+)
+# Every pattern runs on the event loop over whatever a line carries (client text among it): a
+# scheme starts where a word does and each part is bounded, so no input makes it backtrack
+# over the rest of the string from every position.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,40}://[^:/@\s]{1,256}:)[^@\s]{1,256}@",
+    re.IGNORECASE,
+)
+# `password=...`, `token: ...` written into free text (an exception message, say): also a name
+# that contains one (`new_password=`, `secret_key=`), a quoted name (a dict's repr, JSON), a
+# quoted value, and a cookie header's `tenant_sig=` pair. Bounded, like every pattern here.
 _KEY_VALUE = re.compile(
-    r"(?P<key>\b(?:password|passwd|secret|token|api_key|authorization|cookie)\b\s*[=:]\s*)"
-    r"(?:bearer\s+)?[^\s,;&'\"]+",
+    r"(?P<key>(?<![A-Za-z0-9_-])[\"']?[A-Za-z0-9_-]{0,40}?"
+    r"(?:password|passwd|secret|token|api_?key|authorization|cookie|tenant_sig|credential)"
+    r"[A-Za-z0-9_-]{0,40}[\"']?\s{0,8}[=:]\s{0,8})"
+    r"(?:bearer\s+)?(?:\"[^\"]{0,4096}\"|'[^']{0,4096}'|[^\s,;&'\"}]+)",
     re.IGNORECASE,
 )
 # Keys that name a secret but hold none (counts and flags the product logs on purpose).
@@ -129,12 +141,62 @@ def _exception_reporter(logger: Any, method: str, event_dict: dict[str, Any]) ->
     return event_dict
 
 
+class StdlibHandler(logging.Handler):
+    """Lines of code that logs through the standard library (uvicorn, asyncio, drivers) go
+    through the same pipeline as the product's own: the same format, the bound context (request,
+    tenant, user), the redaction, and Sentry for an error with an exception."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if record.levelno >= logging.CRITICAL:
+                method = "critical"
+            elif record.levelno >= logging.ERROR:
+                method = "error"
+            elif record.levelno >= logging.WARNING:
+                method = "warning"
+            elif record.levelno >= logging.INFO:
+                method = "info"
+            else:
+                method = "debug"
+            extra: dict[str, Any] = {"logger": record.name}
+            if record.exc_info and record.exc_info[0] is not None:
+                extra["exc_info"] = record.exc_info
+            getattr(structlog.get_logger(record.name), method)(record.getMessage(), **extra)
+        except Exception:
+            self.handleError(record)
+
+
+# what `tenantgraph serve` hands uvicorn (`log_config`): its lines through `StdlibHandler`, in
+# the main process and in every worker
+UVICORN_LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"structlog": {"()": "app.logging.StdlibHandler"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["structlog"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["structlog"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def _route_stdlib_logging() -> None:
+    """Every standard-library logger without a handler of its own reaches `StdlibHandler`
+    through the root logger (warnings and errors: asyncio's "Task exception was never retrieved",
+    a driver's warning)."""
+    root = logging.getLogger()
+    if not any(isinstance(h, StdlibHandler) for h in root.handlers):
+        root.addHandler(StdlibHandler())
+
+
 def configure_logging(*, json: bool, level: int = logging.INFO) -> None:
-    """JSON lines (production) or readable console lines (development), to stderr."""
+    """JSON lines (production) or readable console lines (development), to stderr; the
+    standard library's lines (uvicorn's among them) rendered the same way."""
     global _configured
     _output.json = json
     if _configured:
         return
+    _route_stdlib_logging()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

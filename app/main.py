@@ -114,6 +114,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         telemetry.start()
+        await telemetry.learn_tenant_slugs(resolver)
         try:
             yield
         finally:

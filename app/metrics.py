@@ -39,6 +39,13 @@ class BoundedLabel:
         self.limit = limit
         self._seen: set[str] = set()
 
+    def learn(self, value: str, alias: str) -> None:
+        """`alias` (a tenant's slug) names `value` (its id): when the allow-list names the alias,
+        the value is allowed from now on, also where only the value is known (a request on the
+        bare base domain, a counter given the tenant id alone)."""
+        if alias in self.allow and value not in self.allow:
+            self.allow = self.allow | {value}
+
     def __call__(self, value: str | None, *aliases: str | None) -> str:
         """The label for `value`; an alias (a tenant's slug) may be what the allow-list names."""
         if value is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 import uuid
 from typing import Any
 
@@ -11,11 +12,13 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.hosts import HostKind, TenantResolver, parse_host
+from app.observability import end_access_line, expect_access_line
 from app.responses import database_unavailable, error_response, unavailable_response
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 # /metrics checks its own bearer token, and a scraper calls it by address, not by tenant host
 UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+log = structlog.get_logger("tenantgraph.http")
 
 
 class RequestContextMiddleware:
@@ -73,12 +76,6 @@ class RequestContextMiddleware:
             (k, v) for k, v in scope["headers"] if not k.lower().startswith(b"x-tenant-")
         ]
         values = {k.lower(): v for k, v in headers}
-        if sum(1 for k, _ in headers if k.lower() == b"host") > 1:
-            # RFC 9112: a request with more than one Host is answered 400
-            await error_response(400, "BAD_USER_INPUT", "More than one Host header")(
-                scope, receive, send
-            )
-            return
         inbound = values.get(b"x-request-id", b"").decode("latin-1")
         request_id = inbound if _REQUEST_ID.match(inbound) else uuid.uuid4().hex
         host = values.get(b"host", b"").decode("latin-1")
@@ -90,8 +87,12 @@ class RequestContextMiddleware:
         state["host"] = _hostname(host)
         state["client_address"] = self._client_address(scope, values.get(b"x-forwarded-for"))
 
+        started = time.perf_counter()
+        answered: list[int] = []
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                answered.append(message["status"])
                 message = {
                     **message,
                     "headers": [
@@ -102,25 +103,59 @@ class RequestContextMiddleware:
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            if scope["path"] not in UNAUTHENTICATED_PATHS:
-                target = parse_host(host, self.base_domain)
-                try:
-                    tenant = await self.resolver.resolve(target)
-                except Exception as exc:
-                    if not database_unavailable(exc):
-                        raise
-                    await unavailable_response(request_id)(scope, receive, send_with_id)
-                    return
-                if target.kind is HostKind.INVALID or (
-                    target.kind is not HostKind.BASE and tenant is None
-                ):
-                    response = error_response(
-                        404, "TENANT_NOT_FOUND", "No organization at this address", request_id
+            line, token = expect_access_line()
+            try:
+                if sum(1 for k, _ in headers if k.lower() == b"host") > 1:
+                    # RFC 9112: a request with more than one Host is answered 400
+                    await error_response(400, "BAD_USER_INPUT", "More than one Host header")(
+                        scope, receive, send_with_id
                     )
-                    await response(scope, receive, send_with_id)
-                    return
-                state["host_tenant"] = tenant
-            await self.app(scope, receive, send_with_id)
+                else:
+                    await self._dispatch(scope, receive, send_with_id, host, state)
+            except Exception:
+                # logged here, where the request's id is still bound (the server's own line
+                # would carry none), and answered like any unexpected error
+                log.exception("unexpected error", path=scope["path"][:200])
+                if not answered:
+                    await error_response(500, "INTERNAL", "Internal server error", request_id)(
+                        scope, receive, send_with_id
+                    )
+            finally:
+                end_access_line(token)
+                if not line.written_by_endpoint:
+                    # the one access line of a request the GraphQL endpoint did not answer
+                    log.info(
+                        "http request",
+                        method=scope.get("method"),
+                        path=scope["path"][:200],
+                        status=answered[0] if answered else 500,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    )
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send_with_id: Send, host: str, state: dict[str, Any]
+    ) -> None:
+        """The Host's tenant (an unknown one is 404 here), then the app."""
+        request_id = state["request_id"]
+        if scope["path"] not in UNAUTHENTICATED_PATHS:
+            target = parse_host(host, self.base_domain)
+            try:
+                tenant = await self.resolver.resolve(target)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                await unavailable_response(request_id)(scope, receive, send_with_id)
+                return
+            if target.kind is HostKind.INVALID or (
+                target.kind is not HostKind.BASE and tenant is None
+            ):
+                response = error_response(
+                    404, "TENANT_NOT_FOUND", "No organization at this address", request_id
+                )
+                await response(scope, receive, send_with_id)
+                return
+            state["host_tenant"] = tenant
+        await self.app(scope, receive, send_with_id)
 
 
 def _hostname(host: str) -> str:

@@ -5,6 +5,7 @@ per-request statistics through a contextvar (no argument threading)."""
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,26 @@ if TYPE_CHECKING:
     from app.context import TenantContext
 
 log = structlog.get_logger("tenantgraph.http")
+
+
+class AccessLine:
+    """Whether the GraphQL endpoint writes the access line of the running request; the
+    middleware writes one for every request that it does not reach."""
+
+    def __init__(self) -> None:
+        self.written_by_endpoint = False
+
+
+_access: ContextVar[AccessLine | None] = ContextVar("access_line", default=None)
+
+
+def expect_access_line() -> tuple[AccessLine, Token[AccessLine | None]]:
+    line = AccessLine()
+    return line, _access.set(line)
+
+
+def end_access_line(token: Token[AccessLine | None]) -> None:
+    _access.reset(token)
 
 
 @dataclass
@@ -50,6 +71,9 @@ class RequestObserver:
         self.tracer = tracer
 
     def begin(self, request_id: str) -> RequestHandle:
+        line = _access.get()
+        if line is not None:
+            line.written_by_endpoint = True  # its `graphql request` line is the access line
         stats, token = metrics.start_request(request_id)
         handle = RequestHandle(stats, token)
         if self.tracer is not None:
@@ -155,7 +179,9 @@ class RequestObserver:
             metrics.REQUEST_STATEMENTS.labels(operation=operation).observe(stats.statements)
             if handle.span is not None:
                 span = handle.span
-                span.update_name(f"graphql {stats.operation}")
+                # the name is bounded like the metrics' label (backends keep a series per span
+                # name); the client's own name is an attribute
+                span.update_name(f"graphql {operation}")
                 span.set_attribute("graphql.operation.name", stats.operation)
                 span.set_attribute("http.response.status_code", status)
                 span.set_attribute("tenantgraph.outcome", outcome)

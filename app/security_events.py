@@ -107,12 +107,18 @@ class SecurityEventRecorder:
             request_id=event.request_id, tenant_id=event.tenant_id, user_id=event.user_id
         )
         try:
-            async with self.database.unit_of_work(ctx) as uow:
-                await AuditRepository(uow.session, ctx).record(
-                    action=event.action,
-                    target_type="request",
-                    changes={"reason": event.reason, "status": event.status},
-                )
+            # the row's own lines (the audit repository's) name the tenant and user it is
+            # written for, like any line logged under a bound context
+            with structlog.contextvars.bound_contextvars(
+                tenant_id=str(event.tenant_id),
+                user_id=str(event.user_id) if event.user_id else None,
+            ):
+                async with self.database.unit_of_work(ctx) as uow:
+                    await AuditRepository(uow.session, ctx).record(
+                        action=event.action,
+                        target_type="request",
+                        changes={"reason": event.reason, "status": event.status},
+                    )
         except Exception as exc:
             log.warning("security event not audited", error=type(exc).__name__)
             return "failed"

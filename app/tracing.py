@@ -35,19 +35,29 @@ def create_tracer_provider(
     elif exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "otlp":
+        check_exporter(exporter)
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+            OTLPSpanExporter,
+        )
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        raise ConfigurationError(f"TENANTGRAPH_OTEL_EXPORTER must be one of {', '.join(EXPORTERS)}")
+    return provider
+
+
+def check_exporter(exporter: str) -> None:
+    """A ConfigurationError unless `exporter` is known and, for OTLP, installed."""
+    if exporter not in EXPORTERS:
+        raise ConfigurationError(f"TENANTGRAPH_OTEL_EXPORTER must be one of {', '.join(EXPORTERS)}")
+    if exporter == "otlp":
         try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
-                OTLPSpanExporter,
-            )
+            import opentelemetry.exporter.otlp.proto.http.trace_exporter  # type: ignore[import-not-found]  # noqa: F401
         except ImportError:
             raise ConfigurationError(
                 "TENANTGRAPH_OTEL_EXPORTER=otlp needs the OTLP exporter: "
                 "pip install 'tenantgraph[otlp]'"
             ) from None
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    else:
-        raise ConfigurationError(f"TENANTGRAPH_OTEL_EXPORTER must be one of {', '.join(EXPORTERS)}")
-    return provider
 
 
 def tracer_of(provider: TracerProvider | None) -> Tracer | None:

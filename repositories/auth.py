@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from sqlalchemy import func, select, text, update
 
 from app.context import Role, TenantContext
@@ -38,8 +39,13 @@ class AuthRepository(Repository):
         return TenantRecord(row.id, row.slug, row.name) if row else None
 
     async def bind(self, ctx: TenantContext) -> AuthRepository:
-        """Switch the transaction to a newly verified identity (after a password check)."""
+        """Switch the transaction to a newly verified identity (after a password check). The
+        lines logged meanwhile (the audit row of a sign-in, say) name that identity too."""
         await self._serialised(lambda: apply_context(self.session, ctx))
+        structlog.contextvars.bind_contextvars(
+            tenant_id=str(ctx.tenant_id) if ctx.tenant_id else None,
+            user_id=str(ctx.user_id) if ctx.user_id else None,
+        )
         return AuthRepository(self.session, ctx)
 
     async def session_state(self) -> SessionState | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from sqlalchemy.engine import URL
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "app.cli"]
@@ -194,3 +195,23 @@ def test_serve_refuses_an_unmigrated_database(env: dict[str, str]) -> None:
         assert servers_for(empty) == []
     finally:
         shutil.rmtree(empty, ignore_errors=True)
+
+
+def test_serve_with_a_database_that_refuses_the_connection_is_a_clear_error(
+    env: dict[str, str], admin_url: URL
+) -> None:
+    # the server answers, but the database named is not there
+    missing = admin_url.set(database="tenantgraph_no_such_database")
+    result = subprocess.run(
+        [*CLI, "serve", "--port", str(free_port())],
+        env={**env, "DATABASE_URL": missing.render_as_string(hide_password=False)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "cannot reach the database" in result.stderr
+    assert "tenantgraph_no_such_database" in result.stderr

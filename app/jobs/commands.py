@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Sequence
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, TypeVar
 
 import structlog
 import typer
@@ -15,16 +15,18 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from app.database import Database, DatabaseUrls
+from app.errortracking import close_sentry, init_sentry
 from app.jobs.registry import Job, UnknownJob, registry
 from app.jobs.runner import Outcome, RunReport, active_tenants, run_job, runtime_database
 from app.logging import configure_logging
-from app.settings import Settings
+from app.settings import ConfigurationError, Settings
 
 jobs_cli = typer.Typer(
     help="Background jobs, run once per tenant in that tenant's context.", no_args_is_help=True
 )
 
 log = structlog.get_logger("tenantgraph.jobs")
+T = TypeVar("T")
 
 _STYLE = {
     Outcome.OK: "green",
@@ -54,7 +56,7 @@ def run(
 ) -> None:
     """Run a job once for every active tenant (or one), each in its own transaction. Exits 1
     when any tenant failed."""
-    from app.cli import _fail, _with_database
+    from app.cli import _fail
 
     job = _job(name)
     settings = _prepare()
@@ -71,7 +73,10 @@ def run(
         finally:
             await database.dispose()
 
-    report = _with_database(action)
+    try:
+        report = _with_jobs_database(action)
+    finally:
+        close_sentry()  # what is queued is sent before the process exits
     print_report(report)
     if not report.succeeded:
         raise typer.Exit(1)
@@ -90,8 +95,6 @@ def loop(
 ) -> None:
     """Run jobs for every active tenant, round after round, until SIGTERM or Ctrl-C (the tenant
     in progress finishes first; exit status 0). Failures are logged and retried next round."""
-    from app.cli import _with_database
-
     jobs = [_job(n) for n in names] if names else list(registry)
     settings = _prepare()
 
@@ -111,7 +114,22 @@ def loop(
         log.info("jobs.loop_stopped", rounds=rounds)
         return rounds
 
-    _with_database(action)
+    try:
+        _with_jobs_database(action)
+    finally:
+        close_sentry()
+
+
+def _with_jobs_database(action: Callable[[DatabaseUrls], Awaitable[T]]) -> T:
+    """`_with_database`, and a database that refuses the connection before any tenant runs (an
+    unknown database or role, a wrong password) is a clear error, not a traceback."""
+    from app.cli import _fail, _with_database
+
+    try:
+        return _with_database(action)
+    except DBAPIError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise _fail(f"cannot reach the database: {reason}") from None
 
 
 async def _round(
@@ -171,10 +189,18 @@ def _job(name: str) -> Job:
 
 
 def _prepare() -> Settings:
-    from app.cli import _settings
+    """The settings, the log format, and Sentry (when `SENTRY_DSN` is set), as `serve` has them:
+    a tenant's failure is an error line with its exception, reported tagged with the tenant and
+    the job."""
+    from app.cli import _fail, _settings
 
     settings = _settings()
-    configure_logging(json=not settings.is_development)
+    configure_logging(json=settings.json_logs)
+    if settings.sentry_dsn is not None:
+        try:
+            init_sentry(settings.sentry_dsn.get_secret_value(), environment=settings.env.value)
+        except ConfigurationError as exc:
+            raise _fail(str(exc), 2) from None
     return settings
 
 

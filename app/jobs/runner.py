@@ -29,9 +29,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app import metrics
 from app.context import TenantContext, bind_context
 from app.database import Database, create_engine
 from app.jobs.registry import Job
+from app.security_events import SecurityEvent, SecurityEventRecorder, classify_error
 from repositories.base import Repository
 from repositories.jobs import JobRepository
 from repositories.platform import PlatformRepository
@@ -125,7 +127,9 @@ async def run_job(
     now = now or datetime.now(UTC)
     results: list[TenantResult] = []
     log = _log()
-    tokens = structlog.contextvars.bind_contextvars(job=job.name, run_id=run_id)
+    tokens = structlog.contextvars.bind_contextvars(
+        job=job.name, run_id=run_id, request_id=f"job-{run_id}"
+    )
     try:
         log.info("job.started", tenants=len(tenants))
         for tenant in tenants:
@@ -171,10 +175,14 @@ async def _run_for_tenant(
                     )
                 answer = await job.function(JobRun(job.name, tenant, ctx, uow.session, now))
                 counts = {str(k): int(v) for k, v in dict(answer or {}).items()}
-    except Exception as exc:
+    except (Exception, asyncio.CancelledError) as exc:
+        task = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+            raise  # the run itself is being cancelled, not a failure of this tenant's job
         duration = _since(started)
         error = _describe(exc)
         log.exception("job.tenant_failed", duration_ms=duration, error=error)
+        await _security_event(database, exc, ctx)
         return TenantResult(tenant, Outcome.FAILED, {}, duration, error)
     else:
         duration = _since(started)
@@ -184,11 +192,25 @@ async def _run_for_tenant(
         structlog.contextvars.reset_contextvars(**tokens)
 
 
+async def _security_event(database: Database, exc: BaseException, ctx: TenantContext) -> None:
+    """A write refused at the tenant boundary (the flush guard, row-level security) is a
+    security event like a request's: counted, logged, and audited in the job's tenant, in a
+    transaction of its own (the tenant's was rolled back)."""
+    noted = classify_error(exc)
+    if noted is None:
+        return
+    kind, reason = noted
+    metrics.isolation_refused(kind.lower(), ctx.tenant_id)
+    await SecurityEventRecorder(database).record(
+        SecurityEvent(kind=kind, reason=reason, request_id=ctx.request_id, tenant_id=ctx.tenant_id)
+    )
+
+
 def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
     """A short description for the summary: the database's message without the statement."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         message = str(exc.orig).splitlines()[0] if str(exc.orig) else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -139,6 +140,46 @@ async def test_concurrent_requests_of_two_tenants_log_their_own_tenant(
     assert "tenant_id" not in structlog.contextvars.get_contextvars()
 
 
+async def test_the_audit_lines_of_sign_in_and_switch_name_the_session_they_open(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    buffer = io.StringIO()
+    with capture_logs(buffer):
+        # alice signs in on acme, then moves her session to globex
+        alice = await login(client, "alice@acme.test")
+        switched = await gql(
+            client,
+            "mutation Switch($t: ID!) { switchTenant(tenantId: $t) { token } }",
+            {"t": demo.tenant_gid("globex")},
+            session=alice,
+            headers={"X-Request-ID": "switch-line-01"},
+        )
+        # bob signs in on globex
+        await login(client, "bob@globex.test", host="globex.localhost")
+    assert "errors" not in switched.json(), switched.json()
+    audit = {r["action"]: r for r in records(buffer) if r["event"] == "audit row"}
+    alice_id, bob_id = str(demo.users["alice@acme.test"]), str(demo.users["bob@globex.test"])
+    acme, globex = str(demo.tenants["acme"]), str(demo.tenants["globex"])
+    logins = [
+        r for r in records(buffer) if r["event"] == "audit row" and r["action"] == "auth.login"
+    ]
+    # each sign-in's audit line is in the tenant and of the user whose row it writes
+    assert [(r["tenant_id"], r["user_id"]) for r in logins] == [(acme, alice_id), (globex, bob_id)]
+    # the switch's row is written in globex, the session's new tenant
+    switch = audit["auth.switch_tenant"]
+    assert (switch["tenant_id"], switch["user_id"]) == (globex, alice_id)
+    assert switch["request_id"] == "switch-line-01"
+    # the request's own lines keep the request's tenant: the switch ran as acme's alice
+    (access,) = [
+        r
+        for r in records(buffer)
+        if r["event"] == "graphql request" and r["request_id"] == "switch-line-01"
+    ]
+    assert (access["tenant_id"], access["user_id"]) == (acme, alice_id)
+    assert "tenant_id" not in structlog.contextvars.get_contextvars()
+    assert "user_id" not in structlog.contextvars.get_contextvars()
+
+
 async def test_access_line_counts_the_statements_of_the_request(
     client: httpx.AsyncClient, runtime_conn: AsyncConnection
 ) -> None:
@@ -208,6 +249,139 @@ async def test_no_secret_reaches_the_logs(client: httpx.AsyncClient) -> None:
     assert careless["headers"] == {"Authorization": "[REDACTED]", "Cookie": "[REDACTED]"}
     assert careless["note"] == "the token was [REDACTED]"
     assert careless["url"] == "postgresql://owner:[REDACTED]@localhost/tenantgraph"
+
+
+async def test_requests_answered_before_the_endpoint_get_an_access_line(
+    metered: httpx.AsyncClient,
+) -> None:
+    buffer = io.StringIO()
+    with capture_logs(buffer):
+        # an unknown organization, a POST from a foreign origin, a scrape without the token,
+        # a health probe, and one GraphQL request
+        unknown = await metered.post(
+            "http://nowhere.localhost/graphql",
+            json={"query": "{ viewer { user { id } } }"},
+            headers={"X-Request-ID": "access-unknown-1"},
+        )
+        foreign = await metered.post(
+            "http://acme.localhost/graphql",
+            json={"query": "{ viewer { user { id } } }"},
+            headers={"Origin": "https://evil.example", "X-Request-ID": "access-origin-01"},
+        )
+        scrape = await metered.get(
+            "http://localhost/metrics", headers={"X-Request-ID": "access-metrics-1"}
+        )
+        health = await metered.get(
+            "http://localhost/healthz", headers={"X-Request-ID": "access-health-01"}
+        )
+        await gql(metered, VIEWER, headers={"X-Request-ID": "access-graphql-1"})
+    assert (unknown.status_code, foreign.status_code) == (404, 403)
+    assert (scrape.status_code, health.status_code) == (401, 200)
+    lines = records(buffer)
+    for request_id, method, path, status in (
+        ("access-unknown-1", "POST", "/graphql", 404),
+        ("access-origin-01", "POST", "/graphql", 403),
+        ("access-metrics-1", "GET", "/metrics", 401),
+        ("access-health-01", "GET", "/healthz", 200),
+    ):
+        (line,) = [r for r in lines if r.get("request_id") == request_id]
+        assert line["event"] == "http request"
+        assert (line["method"], line["path"], line["status"]) == (method, path, status)
+        assert line["duration_ms"] >= 0
+    # a GraphQL request keeps its one access line, and gets no second one
+    own = [r["event"] for r in lines if r.get("request_id") == "access-graphql-1"]
+    assert own == ["graphql request"]
+
+
+async def test_a_long_value_in_a_log_line_does_not_stall_the_worker(
+    client: httpx.AsyncClient,
+) -> None:
+    # an anonymous POST whose Content-Type (logged as the refusal's reason) is 60 KB long: the
+    # redaction runs on the event loop, so a pattern that backtracks over it would stall every
+    # request of the process for as long as it takes
+    buffer = io.StringIO()
+    started = time.perf_counter()
+    with capture_logs(buffer):
+        response = await client.post(
+            "http://acme.localhost/graphql",
+            content=b"{}",
+            headers={"Content-Type": "a" * 60_000},
+        )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 415
+    assert any(r["event"] == "request refused" for r in records(buffer))
+    assert elapsed < 5, f"{elapsed:.1f} s"
+    # and strings shaped to make each pattern work hard are scrubbed quickly too
+    from app.errortracking import _private
+    from app.logging import scrub
+
+    for shaped in (
+        "a://" * 25_000,
+        "a://b:" * 16_000,
+        "A" * 100_000,
+        "password: " * 10_000,
+        "eyJ" * 30_000,
+        "eyJaaaaa." * 10_000,
+    ):
+        started = time.perf_counter()
+        scrub(shaped)
+        _private(shaped)  # what Sentry events go through
+        assert time.perf_counter() - started < 1, shaped[:12]
+
+
+async def test_an_error_before_the_endpoint_is_logged_with_its_request_id(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cors import CorsMiddleware
+
+    async def broken(*_args: Any) -> bool:
+        raise RuntimeError("origin lookup broke")
+
+    # given a bug in a middleware (the origin check, which runs before the endpoint)
+    monkeypatch.setattr(CorsMiddleware, "allowed", broken)
+    buffer = io.StringIO()
+    with capture_logs(buffer):
+        response = await client.post(
+            "http://acme.localhost/graphql",
+            json={"query": "{ viewer { user { id } } }"},
+            headers={"Origin": "https://acme.localhost", "X-Request-ID": "mw-error-0001"},
+        )
+    # then the answer is the API's INTERNAL error with the request id, and the error's line
+    # (with its traceback) and the access line carry that id
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "mw-error-0001"
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "INTERNAL",
+        "requestId": "mw-error-0001",
+    }
+    own = [r for r in records(buffer) if r.get("request_id") == "mw-error-0001"]
+    error = next(r for r in own if r["level"] == "error")
+    assert "RuntimeError: origin lookup broke" in error["exception"]
+    assert [r["status"] for r in own if r["event"] == "http request"] == [500]
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_secrets_written_into_exception_text_are_redacted(as_json: bool) -> None:
+    # what careless code puts into an exception message: a dict's repr, a JSON body, a cookie
+    # header, a GraphQL document, names that merely contain a secret's name
+    cookie = "3f1c2a.9b8e7d.1796374486.Zm9yZ2VkLW1hYy12YWx1ZQ"
+    secrets_ = ["hunter2-repr", "hunter2-json", "hunter2-doc", "hunter2-new", "key-0123456789"]
+    message = (
+        f"payload {{'password': '{secrets_[0]}'}} body {{\"password\": \"{secrets_[1]}\"}} "
+        f'document login(email: "x@y.z", password: "{secrets_[2]}") '
+        f"form new_password={secrets_[3]}&secret_key={secrets_[4]} "
+        f"headers Cookie: sid=1; tenant_sig={cookie}"
+    )
+    buffer = io.StringIO()
+    with capture_logs(buffer, json=as_json):
+        try:
+            raise ValueError(message)
+        except ValueError:
+            structlog.get_logger("test").exception("careless failure", detail=message)
+    output = buffer.getvalue()
+    assert "careless failure" in output
+    for secret in (*secrets_, cookie, cookie.rsplit(".", 1)[1]):
+        assert secret not in output, secret
 
 
 async def test_development_lines_are_readable(client: httpx.AsyncClient) -> None:
@@ -352,6 +526,38 @@ async def test_counters_move_on_their_events(metered: httpx.AsyncClient, demo: D
     assert moved("initech", "tenantgraph_logins_total", outcome="success", tenant=initech) == 0
 
 
+async def test_tenants_allowed_by_slug_get_a_label_of_their_own(
+    runtime_conn: AsyncConnection, demo: DemoData, settings: Settings, labelled: None
+) -> None:
+    # given acme and globex allowed by their slugs, and no label for anyone else
+    app = create_app(
+        settings=Settings(
+            secret_key=TEST_SECRET, metrics_tenants=["acme", "globex"], metrics_tenant_limit=0
+        ),
+        database=Database.bound_to(runtime_conn),
+    )
+    ids = {slug: str(demo.tenants[slug]) for slug in ("acme", "globex", "initech")}
+
+    def viewers(tenant: str) -> float:
+        return sample("tenantgraph_requests_total", operation="Viewer", outcome="ok", tenant=tenant)
+
+    before = {label: viewers(label) for label in (*ids.values(), "other")}
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40203))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport) as http:
+        # when globex's admin calls on the bare base domain (the token alone names the tenant),
+        # acme's on acme's host, and initech's on initech's
+        bob = issue(settings, demo, "bob@globex.test", "globex", Role.ADMIN)
+        alice = issue(settings, demo, "alice@acme.test", "acme", Role.ADMIN)
+        dave = issue(settings, demo, "dave@initech.test", "initech", Role.ADMIN)
+        for session, host in ((bob, "localhost"), (alice, None), (dave, None)):
+            response = await gql(http, VIEWER, session=session, host=host)
+            assert "errors" not in response.json(), response.json()
+
+    # then acme and globex are counted under their own ids, initech under "other"
+    moved = {label: viewers(label) - before[label] for label in before}
+    assert moved == {ids["acme"]: 1, ids["globex"]: 1, ids["initech"]: 0, "other": 1}
+
+
 async def test_metrics_endpoint_needs_its_token(metered: httpx.AsyncClient) -> None:
     assert (await metered.get("http://localhost/metrics")).status_code == 401
     wrong = await metered.get(
@@ -399,6 +605,99 @@ def test_labels_stay_bounded() -> None:
     assert metrics.operation_name(None, "{ x }") == "anonymous"
 
 
+@pytest.mark.slow
+def test_the_servers_own_lines_are_rendered_like_the_apps(
+    test_database: SuiteDatabase, tmp_path: Any
+) -> None:
+    """uvicorn logs through the standard library: its lines go through the same renderer (JSON
+    in production), the same redaction and the same bound context as the product's own."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTGRAPH_")}
+    env.update(
+        DATABASE_URL=test_database.urls.owner.render_as_string(hide_password=False),
+        TENANTGRAPH_ENV="production",
+        TENANTGRAPH_SECRET_KEY=TEST_SECRET,
+    )
+    errors = tmp_path / "serve.err"
+    with errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, errors.read_text()
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.3)
+        # a request the HTTP server itself refuses (and logs)
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: acme.localhost\x00\r\n\r\n")
+            raw.recv(1024)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    lines = [x for x in errors.read_text().splitlines() if x.strip()]
+    assert lines
+    for line in lines:
+        assert line.startswith("{"), line  # JSON, like every line of the product
+    events = {json.loads(x)["event"]: json.loads(x) for x in lines}
+    assert events["Invalid HTTP request received."]["level"] == "warning"
+    assert events["Invalid HTTP request received."]["logger"] == "uvicorn.error"
+    assert any(e.startswith("Started server process") for e in events)
+
+
+@pytest.mark.slow
+def test_serve_refuses_bad_telemetry_settings_clearly(test_database: SuiteDatabase) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTGRAPH_")}
+    env.pop("SENTRY_DSN", None)
+    env.update(
+        DATABASE_URL=test_database.urls.owner.render_as_string(hide_password=False),
+        TENANTGRAPH_SECRET_KEY=TEST_SECRET,
+    )
+    cases = [
+        ({"TENANTGRAPH_METRICS_TOKEN": "short"}, "TENANTGRAPH_METRICS_TOKEN"),
+        ({"SENTRY_DSN": "not-a-dsn"}, "SENTRY_DSN"),
+    ]
+    try:
+        import opentelemetry.exporter.otlp.proto.http  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        cases.append(({"TENANTGRAPH_OTEL_EXPORTER": "otlp"}, "tenantgraph[otlp]"))
+    for extra, named in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "app.cli", "serve", "--port", "1"],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, (extra, result.stderr[-2000:])
+        assert named in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "serving" not in result.stdout
+
+
 # --- tracing and error reports --------------------------------------------------------------------
 
 
@@ -422,6 +721,30 @@ async def test_spans_carry_tenant_and_request_id(
     assert spans["span-globex-1"].attributes["tenant.id"] == str(demo.tenants["globex"])
     assert spans["span-acme-1"].attributes["db.statements"] > 0
     provider.shutdown()
+
+
+async def test_span_names_stay_bounded_whatever_names_clients_invent(
+    runtime_conn: AsyncConnection, settings: Settings, labelled: None
+) -> None:
+    app = create_app(settings=settings, database=Database.bound_to(runtime_conn))
+    metrics.operation_label.configure(limit=1)  # room for one operation name
+    exporter = InMemorySpanExporter()
+    provider = create_tracer_provider("none", span_exporter=exporter)
+    app.state.observer.tracer = tracer_of(provider)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40204))
+    async with httpx.AsyncClient(transport=transport) as http:
+        for name in ("Viewer", "Invented1", "Invented2"):
+            await gql(http, f"query {name} {{ viewer {{ user {{ id }} }} }}")
+    spans = exporter.get_finished_spans()
+    provider.shutdown()
+    # a span's name is a series in many tracing backends: bounded like the metrics' label;
+    # the name the client gave stays an attribute
+    assert [s.name for s in spans] == ["graphql Viewer", "graphql other", "graphql other"]
+    assert [s.attributes["graphql.operation.name"] for s in spans] == [
+        "Viewer",
+        "Invented1",
+        "Invented2",
+    ]
 
 
 class KeptEvents:

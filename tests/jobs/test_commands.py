@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
@@ -126,14 +127,111 @@ def test_a_failing_tenant_makes_the_run_exit_1_and_the_summary_says_so(
     assert sorted(done) == ["acme", "initech"]
 
 
+def test_the_log_format_setting_is_honoured(env: dict[str, str]) -> None:
+    # production writes JSON by default; TENANTGRAPH_LOG_FORMAT chooses, as it does for serve
+    readable = run(
+        {**env, "TENANTGRAPH_LOG_FORMAT": "console"},
+        "jobs",
+        "run",
+        "health-check",
+        "--tenant",
+        "acme",
+    )
+    assert readable.returncode == 0, readable.stderr
+    assert "job.tenant_done" in readable.stderr
+    assert log_lines(readable.stderr) == []
+    development = {**env, "TENANTGRAPH_ENV": "development", "TENANTGRAPH_LOG_FORMAT": "json"}
+    structured = run(development, "jobs", "run", "health-check", "--tenant", "globex")
+    assert structured.returncode == 0, structured.stderr
+    done = [e for e in log_lines(structured.stderr) if e["event"] == "job.tenant_done"]
+    assert [e["tenant_slug"] for e in done] == ["globex"]
+
+
+class SentrySink:
+    """A local HTTP server standing in for Sentry: keeps every event the SDK sends."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        events = self.events = []  # type: list[dict[str, Any]]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                lines = body.split(b"\n")
+                for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+                    if json.loads(header).get("type") == "event":
+                        events.append(json.loads(payload))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.dsn = f"http://public@127.0.0.1:{self.server.server_address[1]}/1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_failing_tenant_reaches_sentry_tagged_with_its_tenant_and_job(
+    env: dict[str, str],
+) -> None:
+    sink = SentrySink()
+    try:
+        result = run(
+            {**env, "SENTRY_DSN": sink.dsn}, "jobs", "run", "fails-for-globex", cli=CLI_WITH_EXTRA
+        )
+    finally:
+        sink.close()
+    assert result.returncode == 1, result.stderr
+    (failed,) = [e for e in log_lines(result.stderr) if e["event"] == "job.tenant_failed"]
+    # one event: globex's failure, tagged with globex, the job and the run; acme and initech
+    # ran fine and sent nothing
+    (event,) = sink.events
+    assert event["tags"] == {
+        "tenant_id": failed["tenant_id"],
+        "request_id": failed["request_id"],
+        "job": "fails-for-globex",
+    }
+    assert event["exception"]["values"][-1]["value"] == "globex is broken on purpose"
+    assert event.get("user") == {}
+    assert "server_name" not in event
+
+
 def test_bad_input_is_refused_clearly(env: dict[str, str]) -> None:
     unknown = run(env, "jobs", "run", "no-such-job")
     assert unknown.returncode == 2
     assert "no job named 'no-such-job'" in unknown.stderr
     assert "health-check" in unknown.stderr
+    dsn = run({**env, "SENTRY_DSN": "not-a-dsn"}, "jobs", "run", "health-check")
+    assert dsn.returncode == 2
+    assert "SENTRY_DSN" in dsn.stderr
+    assert "Traceback" not in dsn.stderr
     nowhere = run(env, "jobs", "run", "health-check", "--tenant", "nowhere")
     assert nowhere.returncode == 2
     assert "no active tenant with slug 'nowhere'" in nowhere.stderr
+
+
+def test_a_database_that_refuses_the_connection_is_a_clear_error(
+    env: dict[str, str], owner_url: URL
+) -> None:
+    # the server answers, but the database (or role) named is not there
+    missing = owner_url.set(database="tenantgraph_no_such_database")
+    broken = {**env, "DATABASE_URL": missing.render_as_string(hide_password=False)}
+    for args in (("run", "health-check"), ("loop", "--interval", "60")):
+        result = run(broken, "jobs", *args)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "cannot reach the database" in result.stderr
+        assert "tenantgraph_no_such_database" in result.stderr
 
 
 async def test_suspended_tenants_are_left_out(env: dict[str, str], owner_url: URL) -> None:

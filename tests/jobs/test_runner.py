@@ -4,6 +4,7 @@ and rolled back, and the others still run."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -103,6 +104,48 @@ async def test_a_job_cannot_write_into_another_tenant(
         assert planted == []
 
 
+@pytest.mark.parametrize(
+    ("how", "action"), [("core", "security.rls_violation"), ("orm", "security.cross_tenant_write")]
+)
+async def test_a_refused_write_into_another_tenant_is_a_security_event_of_the_jobs_tenant(
+    runtime_conn: AsyncConnection, demo: DemoData, how: str, action: str
+) -> None:
+    globex = demo.tenants["globex"]
+
+    async def trespass(run: JobRun) -> Mapping[str, int]:
+        if run.tenant.slug != "acme":
+            return {}
+        if how == "core":
+            await run.session.execute(
+                insert(Task).values(tenant_id=globex, id=uuid.uuid4(), title="planted")
+            )
+        else:
+            run.session.add(Task(tenant_id=globex, id=uuid.uuid4(), title="planted"))
+            await run.session.flush()
+        return {}
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        report = await run(
+            runtime_conn, make_job("trespass", trespass), demo_tenants(demo, "acme", "initech")
+        )
+
+    # the run went on (initech is fine), and acme's refusal is a security event like a request's:
+    # a line, and an audit row in acme (the tenant the job ran for), none in globex or initech
+    assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.OK]
+    request_id = f"job-{report.run_id}"
+    (line,) = [e for e in logs if e["event"] == "security event"]
+    assert line["security_event"] == action.removeprefix("security.").upper()
+    assert line["tenant_id"] == str(demo.tenants["acme"])
+    assert line["request_id"] == request_id
+    assert line["audit"] == "written"
+    security = "SELECT action, actor_id FROM audit_logs WHERE request_id = :r"
+    rows = {
+        slug: list(await rows_in(runtime_conn, demo.tenants[slug], security, {"r": request_id}))
+        for slug in ("acme", "globex", "initech")
+    }
+    assert rows == {"acme": [(action, None)], "globex": [], "initech": []}
+
+
 async def test_a_job_runs_as_the_runtime_role_bound_to_its_tenant_and_no_user(
     runtime_conn: AsyncConnection, demo: DemoData
 ) -> None:
@@ -188,6 +231,58 @@ async def test_a_failing_tenant_is_rolled_back_and_logged_and_the_others_run(
     # nothing stays bound once the run is over
     assert "tenant_id" not in structlog.contextvars.get_contextvars()
     assert "job" not in structlog.contextvars.get_contextvars()
+
+
+async def test_a_tenant_whose_job_is_cancelled_from_within_does_not_stop_the_run(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    async def cancelled_inside(run: JobRun) -> Mapping[str, int]:
+        if run.tenant.slug == "globex":
+            # what an inner timeout or a library's own cancellation lets escape
+            raise asyncio.CancelledError("a call inside the job was cancelled")
+        return {"done": 1}
+
+    tenants = demo_tenants(demo, "acme", "globex", "initech")
+    report = await run(runtime_conn, make_job("cancelled-inside", cancelled_inside), tenants)
+
+    assert [(r.tenant.slug, r.outcome) for r in report.results] == [
+        ("acme", Outcome.OK),
+        ("globex", Outcome.FAILED),
+        ("initech", Outcome.OK),
+    ]
+    assert (report.results[1].error or "").startswith("CancelledError")
+
+
+async def test_a_cancelled_run_still_stops(runtime_conn: AsyncConnection, demo: DemoData) -> None:
+    started = asyncio.Event()
+
+    async def slow(run: JobRun) -> Mapping[str, int]:
+        started.set()
+        await asyncio.sleep(30)
+        return {}
+
+    task = asyncio.ensure_future(
+        run(runtime_conn, make_job("slow", slow), demo_tenants(demo, "acme", "globex"))
+    )
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_every_line_of_a_run_carries_its_request_id(
+    runtime_conn: AsyncConnection, demo: DemoData
+) -> None:
+    async def quiet(run: JobRun) -> Mapping[str, int]:
+        return {}
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        report = await run(runtime_conn, make_job("quiet", quiet), demo_tenants(demo, "acme"))
+
+    # the run's first and last lines too, not only those written while a tenant runs
+    assert [e["event"] for e in logs] == ["job.started", "job.tenant_done", "job.finished"]
+    assert {e["request_id"] for e in logs} == {f"job-{report.run_id}"}
+    assert "request_id" not in structlog.contextvars.get_contextvars()
 
 
 async def test_a_database_error_is_summarised_without_the_statement(

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -112,6 +113,46 @@ async def test_a_valid_token_on_another_tenants_host_is_audited_in_its_own_tenan
     assert line["tenant_id"] == str(demo.tenants["acme"])
     assert line["audit"] == "written"
     assert line["level"] == "warning"
+
+
+async def test_the_audit_line_of_a_security_event_names_the_tenant_it_was_written_in(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    # given alice's genuine acme session and bob's genuine globex session
+    alice = await login(client, "alice@acme.test")
+    bob = await login(client, "bob@globex.test", host="globex.localhost")
+    buffer = io.StringIO()
+
+    # when each is presented on the other's host
+    with capture_logs(buffer):
+        await gql(
+            client,
+            VIEWER,
+            session=alice,
+            host="globex.localhost",
+            headers={"X-Request-ID": "sec-line-acme1"},
+        )
+        await gql(
+            client,
+            VIEWER,
+            session=bob,
+            host="acme.localhost",
+            headers={"X-Request-ID": "sec-line-globex1"},
+        )
+
+    # then the line the audit repository writes for each row names the tenant and user the row
+    # was written for (the token's), never the host's
+    lines = [json.loads(x) for x in buffer.getvalue().splitlines() if x.strip()]
+    for request_id, slug, email in (
+        ("sec-line-acme1", "acme", "alice@acme.test"),
+        ("sec-line-globex1", "globex", "bob@globex.test"),
+    ):
+        (audit,) = [r for r in lines if r["event"] == "audit row" and r["request_id"] == request_id]
+        assert audit["action"] == "security.tenant_mismatch"
+        assert audit["tenant_id"] == str(demo.tenants[slug])
+        assert audit["user_id"] == str(demo.users[email])
+    # and nothing of either stays bound afterwards
+    assert "tenant_id" not in structlog.contextvars.get_contextvars()
 
 
 async def test_a_missing_cookie_is_audited_in_the_tokens_tenant(
