@@ -54,7 +54,14 @@ TENANT_TABLES: tuple[str, ...] = (
     "services",
 )
 
-_HOME = "(SELECT h.tenant_id FROM tenantgraph_adopt.user_home h WHERE h.user_id = r.{col})"
+# a user's home tenant, read from the memberships as they are when the row is placed (not from
+# the `user_home` snapshot of the first run: an account the legacy application created while an
+# interrupted backfill waited to resume has no entry there, and its rows would go to the other
+# person's tenant or to the system tenant); the same order as `user_home`
+_HOME = (
+    "(SELECT m.tenant_id FROM public.tenant_memberships m WHERE m.user_id = r.{col}"
+    " ORDER BY m.is_default DESC, m.created_at, m.tenant_id LIMIT 1)"
+)
 
 PICK: dict[str, str] = {
     "tasks": (

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
+from app.adopt.backfill import BackfillInterrupted
 from app.adopt.runner import AdoptionError, Requested, adopt, adopt_revision
 from app.database import DatabaseUrls, isolation_problems
 from tests.adopt.fixtures import U, load_small_legacy, run_sync, scratch_database
@@ -298,3 +299,61 @@ async def test_a_rollback_waits_for_no_running_adoption(admin_url: URL) -> None:
 
         assert await runner.rollback(urls.owner, urls.runtime_role) == "adopt_0002"
         assert await run_sync(urls.owner, adopt_revision) is None
+
+
+async def test_an_account_created_while_a_backfill_waits_to_resume_finds_its_tenant(
+    admin_url: URL,
+) -> None:
+    """The legacy application keeps running between an interrupted backfill and its resumption:
+    an account it creates then, a member of globex, is assigned a task by alice (acme) and logs
+    a health check. Resumed, the backfill places both rows in globex, as a run that was never
+    interrupted does — not the task in alice's acme, nor the log in the system tenant."""
+    late_task = uuid.UUID("ffffffff-0000-4000-8000-000000000001")  # after any cursor
+    late_log = uuid.UUID("ffffffff-0000-4000-8000-000000000002")
+
+    def late_account(conn: Connection) -> None:
+        conn.execute(
+            text("INSERT INTO users (id, email) VALUES (:n, 'newbie@globex.test')"),
+            {"n": U("newbie")},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tenant_memberships (tenant_id, user_id, role, is_default)"
+                " VALUES (:g, :n, 'STAFF', true)"
+            ),
+            {"g": U("globex"), "n": U("newbie")},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tasks (id, title, assignee_id, created_by_id)"
+                " VALUES (:t, 'Late', :n, :a)"
+            ),
+            {"t": late_task, "n": U("newbie"), "a": U("alice")},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO health_logs (id, actor_id, check_name, status)"
+                " VALUES (:h, :n, 'realtime.connect', 'OK')"
+            ),
+            {"h": late_log, "n": U("newbie")},
+        )
+
+    def placed(conn: Connection) -> tuple[dict[uuid.UUID, str], ...]:
+        return _tenant_of(conn, "tasks"), _tenant_of(conn, "health_logs")
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        with pytest.raises(BackfillInterrupted):  # user_home, emails and one batch of tasks
+            await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2), max_batches=3)
+        await run_sync(urls.owner, late_account)
+        report = await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2))
+        assert report.ok
+        tasks, logs = resumed = await run_sync(urls.owner, placed)
+        assert tasks[late_task] == "globex"
+        assert logs[late_log] == "globex"
+        assert await _runtime_problems(urls) == []
+    async with scratch_database(admin_url) as straight:
+        await run_sync(straight.owner, load_small_legacy)
+        await run_sync(straight.owner, late_account)
+        await adopt(straight.owner, straight.runtime_role, Requested(batch_size=2))
+        assert await run_sync(straight.owner, placed) == resumed
