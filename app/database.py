@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -38,7 +38,14 @@ EMBEDDED_OWNER = "tenantgraph_owner"
 
 def asyncpg_url(url: str | URL) -> URL:
     """Normalise any PostgreSQL URL to the asyncpg driver."""
-    parsed = make_url(url) if isinstance(url, str) else url
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        # the text itself is left out: it may carry a password
+        raise ConfigurationError(
+            "a database URL cannot be read: write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
     if not parsed.drivername.startswith("postgresql"):
         raise ConfigurationError(f"not a PostgreSQL URL: {parsed.render_as_string()}")
     return parsed.set(drivername="postgresql+asyncpg")
