@@ -339,6 +339,13 @@ async def rollback(owner: URL, app_role: str) -> str:
             if revision is None:
                 raise AdoptionError("no adoption to roll back in this database")
             if revision == ADOPT_HEAD:
+                gone = await conn.run_sync(_legacy_tables_gone)
+                if gone:
+                    raise AdoptionError(
+                        f"the legacy tables are gone ({', '.join(gone)} no longer in schema "
+                        f"{backfill.LEGACY_SCHEMA}): this adoption has no way back; nothing was "
+                        "changed"
+                    )
                 main = await conn.run_sync(main_revision)
                 if main != MAIN_BASELINE:
                     await run_downgrade(conn, app_role, MAIN_BASELINE)
@@ -347,3 +354,20 @@ async def rollback(owner: URL, app_role: str) -> str:
             return revision
     finally:
         await engine.dispose()
+
+
+def _legacy_tables_gone(sync_conn: Connection) -> list[str]:
+    """The moved legacy tables no longer in the legacy schema (`DROP SCHEMA tenantgraph_legacy
+    CASCADE` ends the way back): a rollback would drop the current schema with nothing to put
+    back."""
+    moved = sync_conn.execute(
+        text(f"SELECT table_name FROM {SCHEMA}.moved_tables ORDER BY 1")
+    ).scalars()
+    return [
+        t
+        for t in moved
+        if sync_conn.execute(
+            text("SELECT to_regclass(:q)"), {"q": f"{backfill.LEGACY_SCHEMA}.{t}"}
+        ).scalar()
+        is None
+    ]

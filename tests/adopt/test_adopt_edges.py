@@ -357,3 +357,27 @@ async def test_an_account_created_while_a_backfill_waits_to_resume_finds_its_ten
         await run_sync(straight.owner, late_account)
         await adopt(straight.owner, straight.runtime_role, Requested(batch_size=2))
         assert await run_sync(straight.owner, placed) == resumed
+
+
+async def test_a_rollback_without_the_legacy_tables_is_refused_and_changes_nothing(
+    admin_url: URL,
+) -> None:
+    """`DROP SCHEMA tenantgraph_legacy CASCADE` ends the way back (README): a rollback then says
+    so, and keeps the adopted database as it is."""
+    from app.adopt.runner import rollback
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        assert (await adopt(urls.owner, urls.runtime_role, Requested())).ok
+        await run_sync(
+            urls.owner, lambda c: c.execute(text("DROP SCHEMA tenantgraph_legacy CASCADE"))
+        )
+
+        with pytest.raises(AdoptionError, match=r"legacy tables are gone.*no way back"):
+            await rollback(urls.owner, urls.runtime_role)
+
+        assert await run_sync(urls.owner, adopt_revision) == "adopt_0004"
+        tasks = await run_sync(
+            urls.owner, lambda c: c.execute(text("SELECT count(*) FROM public.tasks")).scalar()
+        )
+        assert tasks == 6
