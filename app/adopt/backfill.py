@@ -293,6 +293,15 @@ def final_sweep(conn: Connection, options: Options, system_id: uuid.UUID) -> Non
             " WHERE t.tenant_id IS NOT NULL GROUP BY 1, 2 ON CONFLICT DO NOTHING"
         )
     )
+    # an archived service that a task written since uses is no orphan any more: it is adopted
+    # with that task's tenant, and neither the report nor the archive may say it was left out
+    conn.execute(
+        text(
+            f"DELETE FROM {SCHEMA}.orphans o WHERE o.table_name = 'services'"
+            " AND o.disposition = 'archive' AND EXISTS"
+            f" (SELECT 1 FROM {SCHEMA}.service_tenants st WHERE st.service_id = o.id)"
+        )
+    )
     conn.execute(
         text(
             "UPDATE public.services s SET tenant_id = ("

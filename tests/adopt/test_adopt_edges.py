@@ -381,3 +381,47 @@ async def test_a_rollback_without_the_legacy_tables_is_refused_and_changes_nothi
             urls.owner, lambda c: c.execute(text("SELECT count(*) FROM public.tasks")).scalar()
         )
         assert tasks == 6
+
+
+async def test_an_archived_service_used_by_a_later_task_is_adopted_and_not_reported_archived(
+    admin_url: URL,
+) -> None:
+    """`--orphans archive`: the backfill archives `retired`, which no task uses. The legacy
+    application, still running, then gives alice (acme) a task with it. The service is adopted
+    into acme with the task; the report and `tenantgraph_adopt.orphans` must not also say it
+    was archived (left out), as a run that started after that task would not."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        await adopt(urls.owner, urls.runtime_role, Requested(orphans="archive", backfill_only=True))
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(
+                text(
+                    "INSERT INTO tasks (title, assignee_id, created_by_id, service_id)"
+                    " VALUES ('Late', :a, :a, :s)"
+                ),
+                {"a": U("alice"), "s": U("retired")},
+            ),
+        )
+
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+
+        assert report.ok
+        services = report.count("services")
+        assert (services.archived, services.copies, services.adopted) == (0, 1, 4)
+        assert ("services", "archive") not in report.orphan_totals
+        placed = await run_sync(
+            urls.owner,
+            lambda c: (
+                c.execute(
+                    text(
+                        "SELECT t.slug FROM public.services s JOIN public.tenants t"
+                        " ON t.id = s.tenant_id WHERE s.id = :s"
+                    ),
+                    {"s": U("retired")},
+                )
+                .scalars()
+                .all()
+            ),
+        )
+        assert placed == ["acme"]
