@@ -25,6 +25,8 @@ role is named explicitly: the checks are about what *it* could do, not about who
 - `role.privileges`: it holds no TRUNCATE, TRIGGER or REFERENCES on a table, nor CREATE on the
   schema (row-level security does not govern them);
 - `role.memberships`: nor is it a member of a role that could bypass RLS;
+- `role.settings`: no role or database default gives it a request context (`app.*`) or turns
+  off the foreign-key triggers (`session_replication_role`);
 - `role.platform`: the platform role (the one cross-tenant path) exists, bypasses and owns
   nothing, holds no table privilege, and the runtime role is not a member of it;
 - `keys.tenant_leading`: `tenant_id` leads every primary/unique key and every foreign key between
@@ -1021,6 +1023,64 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     return result
 
 
+# Settings a role or database default may not give the runtime or platform role: a default
+# request context (`app.current_tenant_id`, …) makes a transaction that forgets to bind one read
+# that tenant's rows instead of none; `session_replication_role = replica` switches off the
+# triggers that enforce the composite foreign keys, so a row may reference another tenant's.
+_CONTEXT_PREFIX = "app."
+
+
+def _unsafe_default(entry: str) -> bool:
+    name, _, value = entry.partition("=")
+    name = name.strip().lower()
+    if name.startswith(_CONTEXT_PREFIX):
+        return True
+    return name == "session_replication_role" and value.strip().lower() != "origin"
+
+
+async def check_role_settings(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    platform = platform_role_for(cat.runtime_role)
+    result = CheckResult(
+        "role.settings",
+        "no role or database default gives the runtime or platform role a request context "
+        "(app.*) or switches off the foreign-key triggers (session_replication_role)",
+    )
+    rows = await _rows(
+        conn,
+        """
+        SELECT CASE WHEN s.setrole = 0 THEN 'every role' ELSE pg_get_userbyid(s.setrole) END
+                 AS who,
+               CASE WHEN s.setdatabase = 0 THEN 'every database' ELSE 'this database' END
+                 AS scope,
+               s.setconfig
+          FROM pg_db_role_setting s
+         WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database
+                                      WHERE datname = current_database()))
+           AND (s.setrole = 0 OR s.setrole IN (SELECT oid FROM pg_roles
+                                                WHERE rolname IN (:role, :platform)))
+         ORDER BY 1, 2
+        """,
+        role=cat.runtime_role,
+        platform=platform,
+    )
+    for r in rows:
+        for entry in r.setconfig or ():
+            if _unsafe_default(entry):
+                name = entry.partition("=")[0]
+                result.fail(
+                    f"{r.who}: {name}",
+                    f"a default for {r.who} in {r.scope} sets {entry}: "
+                    + (
+                        "a transaction that binds no tenant would get this context instead of "
+                        "seeing nothing"
+                        if name.lower().startswith(_CONTEXT_PREFIX)
+                        else "the triggers that enforce the composite foreign keys do not fire"
+                    )
+                    + f" (ALTER ROLE … RESET {name}, or ALTER DATABASE … RESET {name})",
+                )
+    return result
+
+
 async def check_definers(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     result = CheckResult(
         "functions.definers",
@@ -1247,6 +1307,7 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("role.owns_nothing", check_owns_nothing, False),
     ("role.privileges", check_privileges, False),
     ("role.memberships", check_memberships, False),
+    ("role.settings", check_role_settings, False),
     ("role.platform", check_platform_role, False),
     ("role.other_schemas", check_other_schemas, False),
     ("keys.tenant_leading", check_keys, False),

@@ -88,6 +88,7 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "role.owns_nothing",
         "role.privileges",
         "role.memberships",
+        "role.settings",
         "role.platform",
         "role.other_schemas",
         "keys.tenant_leading",
@@ -445,6 +446,30 @@ DEFECTS = [
         ("GRANT EXECUTE ON FUNCTION tenantgraph_login_lookup(text) TO PUBLIC",),
         "functions.definers",
         "tenantgraph_login_lookup(text)",
+    ),
+    Defect(
+        "runtime role logs in with a default tenant (a forgotten context reads that tenant)",
+        (
+            f"DO $$ BEGIN EXECUTE format('ALTER ROLE {{app}} SET app.current_tenant_id = %L', "
+            f"{ACME}::text); END $$",
+        ),
+        "role.settings",
+        "app.current_tenant_id",
+    ),
+    Defect(
+        "every role of the database logs in as a super-admin context",
+        (
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET app.is_superadmin = true', "
+            "current_database()); END $$",
+        ),
+        "role.settings",
+        "every role: app.is_superadmin",
+    ),
+    Defect(
+        "runtime role logs in with the foreign-key triggers switched off",
+        ("ALTER ROLE {app} SET session_replication_role = replica",),
+        "role.settings",
+        "session_replication_role",
     ),
     Defect(
         "runtime role is a member of the platform role",
