@@ -46,7 +46,13 @@ from sqlalchemy import ForeignKeyConstraint, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database import platform_role_for
-from repositories.models import RLS_TABLES, SETTINGS_TABLES, TENANT_OWNED_TABLES, Base
+from repositories.models import (
+    PRIVATE_TABLES,
+    RLS_TABLES,
+    SETTINGS_TABLES,
+    TENANT_OWNED_TABLES,
+    Base,
+)
 
 SCHEMA = "public"
 TENANT_COLUMN = "tenant_id"
@@ -920,7 +926,8 @@ async def check_privileges(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     result = CheckResult(
         "role.privileges",
         "the runtime role holds no privilege that row-level security does not govern: TRUNCATE, "
-        "TRIGGER or REFERENCES on a table, CREATE on the schema",
+        "TRIGGER or REFERENCES on a table, CREATE on the schema, any on a private table "
+        "(platform_audit_logs)",
     )
     role = await _role(conn, cat.runtime_role)
     if role is None or role.rolsuper:
@@ -958,6 +965,38 @@ async def check_privileges(conn: AsyncConnection, cat: Catalog) -> CheckResult:
             f'the runtime role "{cat.runtime_role}" may create objects in schema {SCHEMA} '
             "(it would own them)",
         )
+    # the private global tables have no row-level security: any privilege on one reaches it all
+    # (platform_audit_logs: the runtime role could read, forge or erase the record of every
+    # super-admin's cross-tenant read)
+    for name in sorted(set(PRIVATE_TABLES) & set(cat.tables)):
+        held = await conn.scalar(
+            text(
+                "SELECT array_remove(ARRAY["
+                + ", ".join(
+                    f"CASE WHEN has_table_privilege(:role, CAST(:t AS regclass), '{p}') "
+                    f"OR ('{p}' IN ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES') AND "
+                    f"has_any_column_privilege(:role, CAST(:t AS regclass), '{p}')) "
+                    f"THEN '{p}' END"
+                    for p in (
+                        "SELECT",
+                        "INSERT",
+                        "UPDATE",
+                        "DELETE",
+                        "TRUNCATE",
+                        "REFERENCES",
+                        "TRIGGER",
+                    )
+                )
+                + "], NULL)"
+            ),
+            {"role": cat.runtime_role, "t": f"{quote_ident(SCHEMA)}.{quote_ident(name)}"},
+        )
+        if held:
+            result.fail(
+                name,
+                f'the runtime role "{cat.runtime_role}" may {", ".join(held)} {name}, a table '
+                "it must hold no privilege on (it has no row-level security)",
+            )
     return result
 
 

@@ -391,6 +391,18 @@ DEFECTS = [
         "tasks",
     ),
     Defect(
+        "runtime role may read and erase the super-admins' audit trail",
+        ("GRANT SELECT, DELETE ON platform_audit_logs TO {app}",),
+        "role.privileges",
+        "platform_audit_logs",
+    ),
+    Defect(
+        "runtime role may read a column of the super-admins' audit trail",
+        ("GRANT SELECT (details) ON platform_audit_logs TO {app}",),
+        "role.privileges",
+        "platform_audit_logs",
+    ),
+    Defect(
         "runtime role may create in the schema",
         ("GRANT CREATE ON SCHEMA public TO {app}",),
         "role.privileges",
