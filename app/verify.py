@@ -385,6 +385,19 @@ async def check_registry(conn: AsyncConnection, cat: Catalog) -> CheckResult:
                 f"table {name} is neither registered as tenant-owned (RLS_TABLES) nor an "
                 "allowed global table",
             )
+    # a foreign table reads its rows elsewhere, under its server's user mapping: row-level
+    # security cannot be enabled on it, so none of the checks below could govern it
+    for r in await _rows(
+        conn,
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = :schema AND c.relkind = 'f' ORDER BY 1",
+        schema=SCHEMA,
+    ):
+        result.fail(
+            r.relname,
+            f"foreign table {r.relname} is in the schema: row-level security cannot govern it "
+            "(its rows are read elsewhere, as its server's user mapping says)",
+        )
     expected = registered | set(Base.metadata.tables)
     for name in sorted(expected - set(cat.tables)):
         result.fail(name, f"table {name} is missing")

@@ -544,6 +544,18 @@ DEFECTS = [
         "invoices",
     ),
     Defect(
+        "a foreign table in the schema (row-level security cannot be enabled on one)",
+        (
+            "CREATE FOREIGN DATA WRAPPER planted_fdw",
+            "CREATE SERVER planted_loopback FOREIGN DATA WRAPPER planted_fdw",
+            "CREATE FOREIGN TABLE all_tasks (tenant_id uuid, id uuid, title text) "
+            "SERVER planted_loopback",
+            "GRANT SELECT ON all_tasks TO {app}",
+        ),
+        "registry.tables",
+        "all_tasks",
+    ),
+    Defect(
         "a registered table missing from the database",
         ("DROP TABLE health_logs",),
         "registry.tables",
