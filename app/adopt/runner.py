@@ -134,6 +134,35 @@ def shape_problems(sync_conn: Connection) -> list[str]:
                 f"table {table} exists: the legacy shape has none, and the adoption would not "
                 "know which tenant its rows belong to"
             )
+    # anything else in public would stay there beside the current schema, unadopted and unknown
+    # to it (a view would go on reading the legacy rows of every tenant): the closing verify
+    # fails after every row has moved, so refuse before anything does
+    known = (*LEGACY_TABLES, "alembic_version")
+    kinds = {
+        "r": "table",
+        "p": "table",
+        "v": "view",
+        "m": "materialized view",
+        "f": "foreign table",
+    }
+    for r in sync_conn.execute(
+        text(
+            "SELECT c.relname, c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+            " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition"
+            " AND c.relname <> ALL(:known) AND NOT EXISTS (SELECT 1 FROM pg_depend d"
+            "  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
+            " ORDER BY 1"
+        ),
+        {"known": list(known)},
+    ).all():
+        if r.relname in Base.metadata.tables:
+            continue  # reported above
+        problems.append(
+            f"{kinds[r.relkind]} {r.relname} is not part of the legacy shape: the adoption would "
+            f"leave it in public beside the current schema; move it to another schema (ALTER "
+            f"{kinds[r.relkind].upper()} {r.relname} SET SCHEMA …) or drop it first"
+        )
     if sync_conn.execute(text(f"SELECT to_regnamespace('{backfill.LEGACY_SCHEMA}')")).scalar():
         problems.append(f"a schema {backfill.LEGACY_SCHEMA} exists already")
     if sync_conn.execute(

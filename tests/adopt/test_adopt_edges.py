@@ -425,3 +425,43 @@ async def test_an_archived_service_used_by_a_later_task_is_adopted_and_not_repor
             ),
         )
         assert placed == ["acme"]
+
+
+async def test_a_table_or_view_the_legacy_shape_lacks_is_refused_before_anything_changes(
+    admin_url: URL,
+) -> None:
+    """A legacy database often has more than the shape the adoption knows: a table of its own
+    (here attachments of tasks) and a view. Adopted as they are, both stayed in public beside
+    the current schema — the view reading every tenant's legacy rows — and the closing verify
+    failed after every row had moved: the adoption refuses up front, naming them."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+
+        def extras(conn: Connection) -> None:
+            conn.execute(
+                text(
+                    "CREATE TABLE attachments (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
+                    " task_id uuid REFERENCES tasks (id), url text)"
+                )
+            )
+            conn.execute(text("INSERT INTO attachments (task_id, url) SELECT id, 'x' FROM tasks"))
+            conn.execute(text("CREATE VIEW open_tasks AS SELECT * FROM tasks"))
+
+        await run_sync(urls.owner, extras)
+
+        with pytest.raises(AdoptionError) as refused:
+            await adopt(urls.owner, urls.runtime_role, Requested())
+        assert "table attachments is not part of the legacy shape" in str(refused.value)
+        assert "view open_tasks is not part of the legacy shape" in str(refused.value)
+        assert await run_sync(urls.owner, adopt_revision) is None
+
+        # moved out of public, they stay the operator's; the adoption goes ahead and is green
+        def move(conn: Connection) -> None:
+            conn.execute(text("CREATE SCHEMA legacy_extra"))
+            conn.execute(text("ALTER TABLE attachments SET SCHEMA legacy_extra"))
+            conn.execute(text("ALTER VIEW open_tasks SET SCHEMA legacy_extra"))
+
+        await run_sync(urls.owner, move)
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+        assert report.ok
+        assert await _runtime_problems(urls) == []
