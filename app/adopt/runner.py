@@ -105,7 +105,7 @@ def main_revision(sync_conn: Connection) -> str | None:
     return version if version in known else None
 
 
-def shape_problems(sync_conn: Connection) -> list[str]:
+def shape_problems(sync_conn: Connection, app_role: str) -> list[str]:
     """What keeps `public` from being the legacy shape this adoption knows."""
     rows = sync_conn.execute(
         text(
@@ -174,6 +174,34 @@ def shape_problems(sync_conn: Connection) -> list[str]:
             "PUBLIC may create objects in schema public (a database created before PostgreSQL "
             "15): run REVOKE CREATE ON SCHEMA public FROM PUBLIC first"
         )
+    # default privileges of the role that builds the current schema: every table it creates
+    # would carry them (TRUNCATE for PUBLIC empties every tenant's rows), and the closing verify
+    # fails after every row has moved (PUBLIC's EXECUTE on new functions is PostgreSQL's own
+    # default; the revisions revoke it where it matters)
+    kinds = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
+    for r in sync_conn.execute(
+        text(
+            "SELECT d.defaclobjtype::text AS kind, n.nspname,"
+            " CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS who,"
+            " string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type) AS privileges"
+            " FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace"
+            " CROSS JOIN LATERAL aclexplode(d.defaclacl) a"
+            " WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+            " AND (a.grantee = 0 OR a.grantee IN (SELECT oid FROM pg_roles"
+            "  WHERE rolname IN (:app, :platform)))"
+            " AND NOT (d.defaclobjtype IN ('f', 'T') AND a.grantee = 0"
+            "  AND a.privilege_type IN ('EXECUTE', 'USAGE'))"
+            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ),
+        {"app": app_role, "platform": f"{app_role}_platform"},
+    ).all():
+        where = f" in schema {r.nspname}" if r.nspname else ""
+        problems.append(
+            f"default privileges give {r.who} {r.privileges} on new {kinds.get(r.kind, r.kind)}"
+            f"{where}: every one the adoption builds would carry them; run ALTER DEFAULT "
+            f"PRIVILEGES{' IN SCHEMA ' + r.nspname if r.nspname else ''} REVOKE ALL ON "
+            f"{kinds.get(r.kind, r.kind).upper()} FROM {r.who} first"
+        )
     return problems
 
 
@@ -227,7 +255,7 @@ def _prepare(
     """Steps 1: bookkeeping and nullable tenant columns; the options are recorded."""
     revision = adopt_revision(sync_conn)
     if revision is None:
-        problems = shape_problems(sync_conn)
+        problems = shape_problems(sync_conn, app_role)
         if problems:
             raise AdoptionError(
                 "this database is not the legacy shape `tenantgraph adopt` knows (see the README, "

@@ -465,3 +465,32 @@ async def test_a_table_or_view_the_legacy_shape_lacks_is_refused_before_anything
         report = await adopt(urls.owner, urls.runtime_role, Requested())
         assert report.ok
         assert await _runtime_problems(urls) == []
+
+
+async def test_default_privileges_for_public_are_refused_before_anything_changes(
+    admin_url: URL,
+) -> None:
+    """The legacy owner's default privileges give PUBLIC every privilege on new tables (a
+    common legacy setup). Adopted as it was, every table of the current schema carried them —
+    the runtime role could TRUNCATE every tenant's rows — and the closing verify failed after
+    every row had moved: the adoption refuses up front instead, saying what to revoke."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(text("ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO PUBLIC")),
+        )
+
+        with pytest.raises(AdoptionError, match="default privileges give PUBLIC") as refused:
+            await adopt(urls.owner, urls.runtime_role, Requested())
+        assert "TRUNCATE" in str(refused.value)
+        assert "REVOKE ALL ON TABLES FROM PUBLIC" in str(refused.value)
+        assert await run_sync(urls.owner, adopt_revision) is None
+
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(text("ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM PUBLIC")),
+        )
+        report = await adopt(urls.owner, urls.runtime_role, Requested())
+        assert report.ok
+        assert await _runtime_problems(urls) == []
