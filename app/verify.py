@@ -1028,7 +1028,8 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     result = CheckResult(
         "role.memberships",
         "the runtime role is not a member (directly or transitively) of a role that is superuser, "
-        "BYPASSRLS, owns a relation or function of the schema, or is named by a policy",
+        "BYPASSRLS, owns a relation or function of the schema, is named by a policy, or holds a "
+        "privilege row-level security does not govern (SET ROLE reaches it)",
     )
     rows = await _rows(
         conn,
@@ -1054,8 +1055,8 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
         why = [
             label
             for label, flag in (
-                ("a superuser", r.rolsuper),
-                ("BYPASSRLS", r.rolbypassrls),
+                ("is a superuser", r.rolsuper),
+                ("has BYPASSRLS", r.rolbypassrls),
                 ("owns tables of the schema", r.owns_relations),
                 ("owns functions of the schema", r.owns_functions),
                 ("is named by a policy", r.in_policies),
@@ -1066,13 +1067,80 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
             )
             if flag
         ]
+        # SET ROLE reaches a role's own privileges whatever INHERIT says (the runtime role is
+        # NOINHERIT, so the privilege checks above, which ask about it, do not see them)
+        why.extend(await _ungoverned_reach(conn, r.rolname))
         if why:
             result.fail(
                 r.rolname,
-                f'the runtime role "{cat.runtime_role}" is a member of {r.rolname}, which is '
-                f"{', '.join(why)}: it can bypass RLS",
+                f'the runtime role "{cat.runtime_role}" is a member of {r.rolname}, which '
+                f"{'; '.join(why)}: it can bypass RLS",
             )
     return result
+
+
+async def _ungoverned_reach(conn: AsyncConnection, role: str) -> list[str]:
+    """What `role` may do that row-level security does not govern: TRUNCATE, TRIGGER or
+    REFERENCES on a table of the schema, CREATE on it, any privilege on a private table, a table
+    or view it may read or write or a SECURITY DEFINER function it may execute outside it."""
+    outside = (
+        "n.nspname NOT IN (:schema, 'pg_catalog', 'information_schema')"
+        " AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
+        " AND has_schema_privilege(:role, n.oid, 'USAGE')"
+    )
+    not_extension = (
+        "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass"
+        " AND d.objid = {oid} AND d.deptype = 'e')"
+    )
+    row = (
+        await _rows(
+            conn,
+            f"""
+            SELECT ARRAY(SELECT c.relname::text FROM pg_class c
+                           JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')
+                            AND has_table_privilege(:role, c.oid, 'TRUNCATE, TRIGGER, REFERENCES')
+                          ORDER BY 1) AS ungoverned,
+                   has_schema_privilege(:role, :schema, 'CREATE') AS creates,
+                   ARRAY(SELECT c.relname::text FROM pg_class c
+                           JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = :schema AND c.relname = ANY(:private)
+                            AND (has_any_column_privilege(:role, c.oid,
+                                                          'SELECT, INSERT, UPDATE, REFERENCES')
+                                 OR has_table_privilege(:role, c.oid,
+                                                        'DELETE, TRUNCATE, TRIGGER'))
+                          ORDER BY 1) AS private,
+                   ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_class c
+                           JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE {outside} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                            AND {not_extension.format(catalog="pg_class", oid="c.oid")}
+                            AND (has_any_column_privilege(:role, c.oid, 'SELECT, INSERT, UPDATE')
+                                 OR has_table_privilege(:role, c.oid, 'DELETE, TRUNCATE'))
+                          ORDER BY 1) AS elsewhere,
+                   ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                           JOIN pg_namespace n ON n.oid = p.pronamespace
+                          WHERE {outside} AND p.prosecdef
+                            AND has_function_privilege(:role, p.oid, 'EXECUTE')
+                            AND {not_extension.format(catalog="pg_proc", oid="p.oid")}
+                          ORDER BY 1) AS definers
+            """,
+            schema=SCHEMA,
+            role=role,
+            private=list(PRIVATE_TABLES),
+        )
+    )[0]
+    why = []
+    if row.ungoverned:
+        why.append(f"may TRUNCATE, TRIGGER or REFERENCES {', '.join(row.ungoverned)}")
+    if row.creates:
+        why.append(f"may create in schema {SCHEMA}")
+    if row.private:
+        why.append(f"holds privileges on {', '.join(row.private)}")
+    if row.elsewhere:
+        why.append(f"may read or write {', '.join(row.elsewhere)}")
+    if row.definers:
+        why.append(f"may execute SECURITY DEFINER {', '.join(row.definers)}")
+    return why
 
 
 # Settings a role or database default may not give the runtime or platform role: a default

@@ -444,6 +444,22 @@ DEFECTS = [
         "tenantgraph_planted_bypass",
     ),
     Defect(
+        "runtime role may SET ROLE to a role that may truncate the tenant tables",
+        (
+            "CREATE ROLE tenantgraph_planted_cleanup NOLOGIN",
+            "GRANT TRUNCATE ON tasks, audit_logs TO tenantgraph_planted_cleanup",
+            "GRANT tenantgraph_planted_cleanup TO {app}",
+        ),
+        "role.memberships",
+        "tenantgraph_planted_cleanup",
+    ),
+    Defect(
+        "runtime role may SET ROLE to pg_read_all_data (every table of every schema)",
+        ("GRANT pg_read_all_data TO {app}",),
+        "role.memberships",
+        "pg_read_all_data",
+    ),
+    Defect(
         "an unregistered SECURITY DEFINER function",
         (
             "CREATE FUNCTION planted_peek() RETURNS bigint LANGUAGE sql SECURITY DEFINER "
