@@ -494,3 +494,44 @@ async def test_default_privileges_for_public_are_refused_before_anything_changes
         report = await adopt(urls.owner, urls.runtime_role, Requested())
         assert report.ok
         assert await _runtime_problems(urls) == []
+
+
+async def test_health_log_details_that_are_no_object_are_kept_whole(admin_url: URL) -> None:
+    """The actor of a health log goes into `details.legacy_actor_id`. Legacy details that are a
+    JSON string, array or null were turned into an array of themselves and the actor; they are
+    kept whole under `legacy_details` instead, and object details keep their keys."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+
+        def more_logs(conn: Connection) -> None:
+            for key, details in (
+                ("h-text", '"disconnected after 30s"'),
+                ("h-list", "[1, 2]"),
+                ("h-null", "null"),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO health_logs (id, actor_id, check_name, status, details)"
+                        " VALUES (:i, :a, 'realtime.connect', 'OK', CAST(:d AS jsonb))"
+                    ),
+                    {"i": U(key), "a": U("bob"), "d": details},
+                )
+
+        await run_sync(urls.owner, more_logs)
+        assert (await adopt(urls.owner, urls.runtime_role, Requested())).ok
+
+        details = dict(
+            await run_sync(
+                urls.owner,
+                lambda c: c.execute(text("SELECT id, details FROM public.health_logs")).all(),
+            )
+        )
+        bob = str(U("bob"))
+        assert details[U("h1")] == {"ip": "10.0.0.1", "legacy_actor_id": bob}
+        assert details[U("h-text")] == {
+            "legacy_details": "disconnected after 30s",
+            "legacy_actor_id": bob,
+        }
+        assert details[U("h-list")] == {"legacy_details": [1, 2], "legacy_actor_id": bob}
+        assert details[U("h-null")] == {"legacy_details": None, "legacy_actor_id": bob}
+        assert details[U("h2")] == {"ip": "10.0.0.1"}  # no actor: as it was
