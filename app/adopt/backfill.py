@@ -94,6 +94,32 @@ PICK: dict[str, str] = {
 }
 
 
+def _unplaced(table: str, column: str) -> str:
+    """The row of `table` that `r.{column}` names exists but has no tenant yet, and is no
+    archived orphan: the legacy application wrote it after its step was done (while the
+    backfill ran or waited to resume), and the final sweep places it first."""
+    return (
+        f"EXISTS (SELECT 1 FROM public.{table} p WHERE p.id = r.{column} AND p.tenant_id IS NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.orphans o WHERE o.table_name = '{table}'"
+        " AND o.id = p.id))"
+    )
+
+
+# Rows whose tenant comes from a parent that has none yet wait for the final sweep: placed now by
+# the fallback (the creator's or actor's home), they would not go with their task or record as a
+# run that started after them does.
+DEFER: dict[str, str] = {
+    "compliance_records": _unplaced("tasks", "task_id"),
+    "audit_logs": (
+        "CASE r.target_type WHEN 'task' THEN "
+        + _unplaced("tasks", "target_id")
+        + " WHEN 'compliance_record' THEN "
+        + _unplaced("compliance_records", "target_id")
+        + " ELSE false END"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Options:
     orphans: OrphanPolicy = "system"
@@ -362,7 +388,8 @@ def _pick(
 ) -> tuple[int, uuid.UUID | None]:
     row = conn.execute(
         text(
-            f"WITH batch AS (SELECT r.id, {PICK[table]} AS tenant_id FROM public.{table} r"
+            f"WITH batch AS (SELECT r.id, CASE WHEN {DEFER.get(table, 'false')} THEN NULL"
+            f" ELSE {PICK[table]} END AS tenant_id FROM public.{table} r"
             f"  WHERE {_batch_filter(cursor)} ORDER BY r.id LIMIT :n),"
             f" upd AS (UPDATE public.{table} x SET tenant_id = b.tenant_id FROM batch b"
             "  WHERE x.id = b.id AND b.tenant_id IS NOT NULL RETURNING 1)"
@@ -430,6 +457,7 @@ def _orphans(
     where = _batch_filter(cursor) + (
         f" AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.orphans o"
         f" WHERE o.table_name = '{table}' AND o.id = r.id)"
+        f" AND NOT {DEFER.get(table, 'false')}"
     )
     batch = (
         f"SELECT r.id, to_jsonb(r) - 'tenant_id' AS row FROM public.{table} r WHERE {where}"

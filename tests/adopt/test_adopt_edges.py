@@ -535,3 +535,76 @@ async def test_health_log_details_that_are_no_object_are_kept_whole(admin_url: U
         assert details[U("h-list")] == {"legacy_details": [1, 2], "legacy_actor_id": bob}
         assert details[U("h-null")] == {"legacy_details": None, "legacy_actor_id": bob}
         assert details[U("h2")] == {"ip": "10.0.0.1"}  # no actor: as it was
+
+
+async def test_rows_written_while_a_backfill_waits_go_with_their_task_when_resumed(
+    admin_url: URL,
+) -> None:
+    """Interrupted after the tasks were placed, the backfill waits; the legacy application
+    writes a task carol is given by bob (their common tenant: globex, though carol's home is
+    acme), a compliance record carol creates for it and her audit row about it. Resumed, the
+    record and the audit row go with the task to globex, as in a run that was never
+    interrupted, instead of to carol's home before the task has a tenant."""
+    late_task = uuid.UUID("ffffffff-0000-4000-8000-00000000000a")  # after any cursor
+    late_record = uuid.UUID("ffffffff-0000-4000-8000-00000000000b")
+    late_audit = uuid.UUID("ffffffff-0000-4000-8000-00000000000c")
+
+    def late_rows(conn: Connection) -> None:
+        conn.execute(
+            text(
+                "INSERT INTO tasks (id, title, assignee_id, created_by_id)"
+                " VALUES (:t, 'Late', :c, :b)"
+            ),
+            {"t": late_task, "c": U("carol"), "b": U("bob")},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO compliance_records (id, task_id, title, created_by_id)"
+                " VALUES (:i, :t, 'Late record', :c)"
+            ),
+            {"i": late_record, "t": late_task, "c": U("carol")},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO audit_logs (id, actor_id, action, target_type, target_id)"
+                " VALUES (:i, :c, 'task.create', 'task', :t)"
+            ),
+            {"i": late_audit, "c": U("carol"), "t": late_task},
+        )
+
+    def placed(conn: Connection) -> dict[str, object]:
+        return {
+            "tasks": _tenant_of(conn, "tasks"),
+            "compliance_records": _tenant_of(conn, "compliance_records"),
+            "audit_logs": _tenant_of(conn, "audit_logs"),
+            "detached": sorted(
+                tuple(map(str, r))
+                for r in conn.execute(
+                    text("SELECT table_name, row_id, column_name FROM tenantgraph_adopt.detached")
+                ).all()
+            ),
+        }
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        with pytest.raises(BackfillInterrupted):
+            await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2), max_batches=8)
+        finished = await run_sync(
+            urls.owner,
+            lambda c: dict(
+                c.execute(text("SELECT step, finished FROM tenantgraph_adopt.progress")).all()
+            ),
+        )
+        assert finished.get("tasks:orphans") is True
+        assert "compliance_records" not in finished
+        await run_sync(urls.owner, late_rows)
+        assert (await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2))).ok
+        resumed = await run_sync(urls.owner, placed)
+        assert resumed["tasks"][late_task] == "globex"
+        assert resumed["compliance_records"][late_record] == "globex"
+        assert resumed["audit_logs"][late_audit] == "globex"
+    async with scratch_database(admin_url) as straight:
+        await run_sync(straight.owner, load_small_legacy)
+        await run_sync(straight.owner, late_rows)
+        await adopt(straight.owner, straight.runtime_role, Requested(batch_size=2))
+        assert await run_sync(straight.owner, placed) == resumed
