@@ -117,6 +117,13 @@ DEFER: dict[str, str] = {
         + _unplaced("compliance_records", "target_id")
         + " ELSE false END"
     ),
+    # a service that a task without a tenant yet uses is no orphan: the sweep gives it that
+    # task's tenant
+    "services": (
+        "EXISTS (SELECT 1 FROM public.tasks p WHERE p.service_id = r.id AND p.tenant_id IS NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.orphans o WHERE o.table_name = 'tasks'"
+        " AND o.id = p.id))"
+    ),
 }
 
 

@@ -608,3 +608,53 @@ async def test_rows_written_while_a_backfill_waits_go_with_their_task_when_resum
         await run_sync(straight.owner, late_rows)
         await adopt(straight.owner, straight.runtime_role, Requested(batch_size=2))
         assert await run_sync(straight.owner, placed) == resumed
+
+
+async def test_a_service_first_used_while_a_backfill_waits_is_no_orphan_when_resumed(
+    admin_url: URL,
+) -> None:
+    """Interrupted after the tasks were placed, the backfill waits; the legacy application adds
+    a service and gives alice (acme) a task with it. Resumed, the service goes to acme only,
+    as in a run that was never interrupted — not also, as an orphan, to the system tenant."""
+    late_service = uuid.UUID("ffffffff-0000-4000-8000-00000000001a")
+
+    def late_rows(conn: Connection) -> None:
+        conn.execute(
+            text("INSERT INTO services (id, slug, name) VALUES (:s, 'late', 'Late')"),
+            {"s": late_service},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tasks (title, assignee_id, created_by_id, service_id)"
+                " VALUES ('Late', :a, :a, :s)"
+            ),
+            {"a": U("alice"), "s": late_service},
+        )
+
+    def placed(conn: Connection) -> list[tuple[str, ...]]:
+        return sorted(
+            tuple(map(str, r))
+            for r in conn.execute(
+                text(
+                    "SELECT s.id::text, t.slug FROM public.services s JOIN public.tenants t"
+                    " ON t.id = s.tenant_id UNION ALL SELECT 'orphan', id::text"
+                    " FROM tenantgraph_adopt.orphans WHERE table_name = 'services'"
+                )
+            ).all()
+        )
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        with pytest.raises(BackfillInterrupted):
+            await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2), max_batches=8)
+        await run_sync(urls.owner, late_rows)
+        report = await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2))
+        assert report.ok
+        resumed = await run_sync(urls.owner, placed)
+        assert [p for p in resumed if p[0] == str(late_service)] == [(str(late_service), "acme")]
+        assert ("orphan", str(late_service)) not in resumed
+    async with scratch_database(admin_url) as straight:
+        await run_sync(straight.owner, load_small_legacy)
+        await run_sync(straight.owner, late_rows)
+        await adopt(straight.owner, straight.runtime_role, Requested(batch_size=2))
+        assert await run_sync(straight.owner, placed) == resumed
