@@ -349,11 +349,16 @@ def final_sweep(conn: Connection, options: Options, system_id: uuid.UUID) -> Non
 
 
 def _user_home(conn: Connection) -> int:
+    """Each user's home as the memberships say now; run again by the final sweep (with the
+    legacy application stopped), so that the default membership it decides is one the user
+    still has."""
     return conn.execute(
         text(
             f"INSERT INTO {SCHEMA}.user_home (user_id, tenant_id) "
             "SELECT DISTINCT ON (user_id) user_id, tenant_id FROM public.tenant_memberships "
-            "ORDER BY user_id, is_default DESC, created_at, tenant_id ON CONFLICT DO NOTHING"
+            "ORDER BY user_id, is_default DESC, created_at, tenant_id ON CONFLICT (user_id) DO"
+            " UPDATE SET tenant_id = EXCLUDED.tenant_id"
+            f" WHERE {SCHEMA}.user_home.tenant_id <> EXCLUDED.tenant_id"
         )
     ).rowcount
 

@@ -658,3 +658,46 @@ async def test_a_service_first_used_while_a_backfill_waits_is_no_orphan_when_res
         await run_sync(straight.owner, late_rows)
         await adopt(straight.owner, straight.runtime_role, Requested(batch_size=2))
         assert await run_sync(straight.owner, placed) == resumed
+
+
+async def test_a_membership_moved_while_a_backfill_waits_stays_the_default(
+    admin_url: URL,
+) -> None:
+    """Interrupted, the backfill waits; the legacy application moves dave from acme to globex.
+    Resumed, his globex membership is his default — a user keeps one default membership — as in
+    a run that was never interrupted, not none at all because his home was noted as acme."""
+
+    def move_dave(conn: Connection) -> None:
+        conn.execute(text("DELETE FROM tenant_memberships WHERE user_id = :d"), {"d": U("dave")})
+        conn.execute(
+            text(
+                "INSERT INTO tenant_memberships (tenant_id, user_id, role, is_default)"
+                " VALUES (:g, :d, 'CLIENT', true)"
+            ),
+            {"g": U("globex"), "d": U("dave")},
+        )
+
+    def defaults(conn: Connection) -> list[tuple[str, ...]]:
+        return sorted(
+            tuple(map(str, r))
+            for r in conn.execute(
+                text(
+                    "SELECT m.user_id, t.slug, m.is_default FROM public.tenant_memberships m"
+                    " JOIN public.tenants t ON t.id = m.tenant_id"
+                )
+            ).all()
+        )
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        with pytest.raises(BackfillInterrupted):
+            await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2), max_batches=3)
+        await run_sync(urls.owner, move_dave)
+        assert (await adopt(urls.owner, urls.runtime_role, Requested(batch_size=2))).ok
+        resumed = await run_sync(urls.owner, defaults)
+        assert (str(U("dave")), "globex", "True") in resumed
+    async with scratch_database(admin_url) as straight:
+        await run_sync(straight.owner, load_small_legacy)
+        await run_sync(straight.owner, move_dave)
+        await adopt(straight.owner, straight.runtime_role, Requested(batch_size=2))
+        assert await run_sync(straight.owner, defaults) == resumed
