@@ -107,16 +107,32 @@ def main_revision(sync_conn: Connection) -> str | None:
 
 def shape_problems(sync_conn: Connection, app_role: str) -> list[str]:
     """What keeps `public` from being the legacy shape this adoption knows."""
+    # the catalog, not information_schema: that one hides the tables the connected role holds no
+    # privilege on, and a wrong role would read "missing" for tables that are there
     rows = sync_conn.execute(
         text(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = 'public'"
+            "SELECT c.relname AS table_name, a.attname AS column_name,"
+            " pg_get_userbyid(c.relowner) AS owner,"
+            " pg_has_role(current_user, c.relowner, 'USAGE') AS owned"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
         )
     ).all()
     columns: dict[str, set[str]] = {}
+    owners: dict[str, str] = {}
     for r in rows:
         columns.setdefault(r.table_name, set()).add(r.column_name)
+        if not r.owned:
+            owners[r.table_name] = r.owner
     problems = []
+    foreign = sorted({owners[t] for t in LEGACY_TABLES if t in owners})
+    if foreign:
+        problems.append(
+            f"the legacy tables belong to {', '.join(foreign)}, not to the role of DATABASE_URL "
+            f"({sync_conn.execute(text('SELECT current_user')).scalar()}): point DATABASE_URL at "
+            "the legacy database as the role that owns its tables"
+        )
     for table in LEGACY_TABLES:
         if table not in columns:
             problems.append(f"table {table} is missing")

@@ -701,3 +701,21 @@ async def test_a_membership_moved_while_a_backfill_waits_stays_the_default(
         await run_sync(straight.owner, move_dave)
         await adopt(straight.owner, straight.runtime_role, Requested(batch_size=2))
         assert await run_sync(straight.owner, defaults) == resumed
+
+
+async def test_connecting_as_a_role_that_does_not_own_the_legacy_tables_says_so(
+    admin_url: URL,
+) -> None:
+    """DATABASE_URL names the wrong role (here the runtime role, which owns nothing): the
+    refusal says whose tables they are — information_schema hid them from that role, and every
+    legacy table was reported missing."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+
+        with pytest.raises(AdoptionError) as refused:
+            await adopt(urls.runtime, urls.runtime_role, Requested())
+        message = str(refused.value)
+        assert f"the legacy tables belong to {urls.owner.username}" in message
+        assert "as the role that owns its tables" in message
+        assert "is missing" not in message
+        assert await run_sync(urls.owner, adopt_revision) is None
