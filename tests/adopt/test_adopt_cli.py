@@ -189,3 +189,30 @@ async def test_a_wrong_database_url_is_a_clear_error(admin_url: URL) -> None:
         assert "Traceback" not in result.stderr
         assert expected in result.stderr, result.stderr
         assert "rolled back" not in result.stderr
+
+
+async def test_run_again_after_the_product_wrote_rows_is_no_false_alarm(admin_url: URL) -> None:
+    """Run again once the product has been writing (here one more task), `tenantgraph adopt`
+    says the database is adopted and shows today's counts — without calling them a MISMATCH,
+    failing the counts check or exiting 1, as if rows had been lost."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        assert _cli(urls.owner).returncode == 0
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(
+                text(
+                    "INSERT INTO public.tasks (tenant_id, title)"
+                    " SELECT id, 'Written through the product' FROM public.tenants"
+                    " WHERE slug = 'acme'"
+                )
+            ),
+        )
+
+        again = _cli(urls.owner)
+
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "Already adopted" in again.stdout
+        assert "MISMATCH" not in again.stdout
+        assert "FAILED" not in again.stdout
+        assert "counts check: ok when the adoption committed" in again.stdout
