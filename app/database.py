@@ -218,6 +218,16 @@ async def _bind(session: AsyncSession, ctx: TenantContext) -> None:
 async def ensure_runtime_role(owner: AsyncConnection, role: str) -> None:
     """Create the runtime role and the platform role if they are missing (needs CREATEROLE),
     and make sure neither can bypass row-level security."""
+    me = (await owner.execute(text("SELECT current_user"))).scalar_one()
+    if role == me:
+        # the legacy product's own role often owns its tables: made the runtime role too, it
+        # would own the schema, and an owner's maintenance policies and privileges see every row
+        raise ConfigurationError(
+            f'the runtime role "{role}" is the role of DATABASE_URL, the one that owns the '
+            "schema and runs migrations, while requests must run as a role that owns nothing: "
+            "point DATABASE_URL at the owner, or set TENANTGRAPH_APP_ROLE to another name (it "
+            "is created if missing)"
+        )
     for name in (role, platform_role_for(role)):
         await _ensure_plain_role(owner, name)
 

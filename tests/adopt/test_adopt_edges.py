@@ -14,6 +14,7 @@ from app.adopt.backfill import BackfillInterrupted
 from app.adopt.runner import AdoptionError, Requested, adopt, adopt_revision
 from app.database import DatabaseUrls, isolation_problems
 from tests.adopt.fixtures import U, load_small_legacy, run_sync, scratch_database
+from tests.conftest import drop_database
 
 SET_TENANT = text(
     "SELECT set_config('app.current_tenant_id', :t, true),"
@@ -706,16 +707,42 @@ async def test_a_membership_moved_while_a_backfill_waits_stays_the_default(
 async def test_connecting_as_a_role_that_does_not_own_the_legacy_tables_says_so(
     admin_url: URL,
 ) -> None:
-    """DATABASE_URL names the wrong role (here the runtime role, which owns nothing): the
+    """DATABASE_URL names the wrong role (here the platform role, which owns nothing): the
     refusal says whose tables they are — information_schema hid them from that role, and every
     legacy table was reported missing."""
     async with scratch_database(admin_url) as urls:
         await run_sync(urls.owner, load_small_legacy)
 
         with pytest.raises(AdoptionError) as refused:
-            await adopt(urls.runtime, urls.runtime_role, Requested())
+            await adopt(urls.platform, urls.runtime_role, Requested())
         message = str(refused.value)
         assert f"the legacy tables belong to {urls.owner.username}" in message
         assert "as the role that owns its tables" in message
         assert "is missing" not in message
         assert await run_sync(urls.owner, adopt_revision) is None
+
+
+async def test_the_owner_of_the_legacy_tables_cannot_be_the_runtime_role(admin_url: URL) -> None:
+    """The legacy application often connected as the role that owns its tables; named as the
+    runtime role too (TENANTGRAPH_APP_ROLE), requests would run as the schema's owner and the
+    closing verify failed after every row had moved. Refused before anything changes."""
+    from app.settings import ConfigurationError
+
+    def platform_role(sql: str):  # type: ignore[no-untyped-def]
+        return lambda c: c.execute(text(sql))
+
+    async with scratch_database(admin_url) as urls:
+        owner = urls.owner.username
+        assert owner is not None
+        # its platform role exists, as it would once `migrate` or an adoption had made it
+        platform = f"{owner}_platform"
+        await run_sync(admin_url, platform_role(f'DROP ROLE IF EXISTS "{platform}"'))
+        await run_sync(admin_url, platform_role(f'CREATE ROLE "{platform}" NOLOGIN'))
+        try:
+            await run_sync(urls.owner, load_small_legacy)
+            with pytest.raises(ConfigurationError, match="TENANTGRAPH_APP_ROLE to another name"):
+                await adopt(urls.owner, owner, Requested())
+            assert await run_sync(urls.owner, adopt_revision) is None
+        finally:
+            await drop_database(admin_url, urls.owner.database or "")
+            await run_sync(admin_url, platform_role(f'DROP ROLE IF EXISTS "{platform}"'))
