@@ -358,10 +358,26 @@ async def check_migrations(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     revision = await current_revision(conn)
     head = head_revision()
     if revision != head:
+        # `migrate` refuses a legacy database, adopted halfway or not at all: say what to run
+        adopting = await conn.scalar(
+            text(
+                "SELECT CASE WHEN to_regclass('tenantgraph_adopt.alembic_version') IS NOT NULL"
+                " THEN 'adopting' WHEN to_regclass('public.tenants') IS NOT NULL"
+                " OR to_regclass('public.tasks') IS NOT NULL THEN 'legacy' END"
+            )
+        )
+        if revision is None and adopting == "adopting":
+            advice = "an adoption is under way: finish it with `tenantgraph adopt`"
+        elif revision is None and adopting == "legacy":
+            advice = (
+                "its tables have no tenantgraph revision: a legacy database is adopted with "
+                "`tenantgraph adopt`"
+            )
+        else:
+            advice = "run `tenantgraph migrate`"
         result.fail(
             "alembic_version",
-            f"the database is at revision {revision}, the code at {head}: "
-            "run `tenantgraph migrate`",
+            f"the database is at revision {revision}, the code at {head}: {advice}",
         )
     return result
 

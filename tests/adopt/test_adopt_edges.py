@@ -746,3 +746,31 @@ async def test_the_owner_of_the_legacy_tables_cannot_be_the_runtime_role(admin_u
         finally:
             await drop_database(admin_url, urls.owner.database or "")
             await run_sync(admin_url, platform_role(f'DROP ROLE IF EXISTS "{platform}"'))
+
+
+async def test_verify_on_a_legacy_database_points_at_adopt_not_migrate(admin_url: URL) -> None:
+    """`tenantgraph migrate` refuses a legacy database, adopted halfway or not at all: verify's
+    `migrations.head` must not send the operator there."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from app.verify import run_checks
+
+    async def advice(urls: DatabaseUrls) -> str:
+        engine = create_async_engine(urls.owner, poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                report = await run_checks(conn, urls.runtime_role, data=False)
+        finally:
+            await engine.dispose()
+        return report["migrations.head"].findings[0].detail
+
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        legacy = await advice(urls)
+        assert "a legacy database is adopted with `tenantgraph adopt`" in legacy
+        assert "tenantgraph migrate" not in legacy
+        await adopt(urls.owner, urls.runtime_role, Requested(backfill_only=True))
+        halfway = await advice(urls)
+        assert "an adoption is under way: finish it with `tenantgraph adopt`" in halfway
+        assert "tenantgraph migrate" not in halfway
