@@ -496,6 +496,8 @@ def adopt(
         except AdoptionError as exc:
             raise _fail(str(exc), 2) from None
         except DBAPIError as exc:
+            if exc.statement is None:  # refused at connect: no step ran
+                raise _fail(f"cannot connect to the database: {exc.orig}", 2) from None
             raise _fail(
                 "the database refused a step and it was rolled back, nothing lost "
                 f"(re-run after fixing the data): {exc.orig}"

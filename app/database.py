@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -38,7 +38,14 @@ EMBEDDED_OWNER = "tenantgraph_owner"
 
 def asyncpg_url(url: str | URL) -> URL:
     """Normalise any PostgreSQL URL to the asyncpg driver."""
-    parsed = make_url(url) if isinstance(url, str) else url
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        # the text itself is left out: it may carry a password
+        raise ConfigurationError(
+            "a database URL cannot be read: write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
     if not parsed.drivername.startswith("postgresql"):
         raise ConfigurationError(f"not a PostgreSQL URL: {parsed.render_as_string()}")
     return parsed.set(drivername="postgresql+asyncpg")
@@ -211,6 +218,16 @@ async def _bind(session: AsyncSession, ctx: TenantContext) -> None:
 async def ensure_runtime_role(owner: AsyncConnection, role: str) -> None:
     """Create the runtime role and the platform role if they are missing (needs CREATEROLE),
     and make sure neither can bypass row-level security."""
+    me = (await owner.execute(text("SELECT current_user"))).scalar_one()
+    if role == me:
+        # the legacy product's own role often owns its tables: made the runtime role too, it
+        # would own the schema, and an owner's maintenance policies and privileges see every row
+        raise ConfigurationError(
+            f'the runtime role "{role}" is the role of DATABASE_URL, the one that owns the '
+            "schema and runs migrations, while requests must run as a role that owns nothing: "
+            "point DATABASE_URL at the owner, or set TENANTGRAPH_APP_ROLE to another name (it "
+            "is created if missing)"
+        )
     for name in (role, platform_role_for(role)):
         await _ensure_plain_role(owner, name)
 

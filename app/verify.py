@@ -25,6 +25,8 @@ role is named explicitly: the checks are about what *it* could do, not about who
 - `role.privileges`: it holds no TRUNCATE, TRIGGER or REFERENCES on a table, nor CREATE on the
   schema (row-level security does not govern them);
 - `role.memberships`: nor is it a member of a role that could bypass RLS;
+- `role.settings`: no role or database default gives it a request context (`app.*`) or turns
+  off the foreign-key triggers (`session_replication_role`);
 - `role.platform`: the platform role (the one cross-tenant path) exists, bypasses and owns
   nothing, holds no table privilege, and the runtime role is not a member of it;
 - `keys.tenant_leading`: `tenant_id` leads every primary/unique key and every foreign key between
@@ -44,7 +46,13 @@ from sqlalchemy import ForeignKeyConstraint, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database import platform_role_for
-from repositories.models import RLS_TABLES, SETTINGS_TABLES, TENANT_OWNED_TABLES, Base
+from repositories.models import (
+    PRIVATE_TABLES,
+    RLS_TABLES,
+    SETTINGS_TABLES,
+    TENANT_OWNED_TABLES,
+    Base,
+)
 
 SCHEMA = "public"
 TENANT_COLUMN = "tenant_id"
@@ -350,10 +358,26 @@ async def check_migrations(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     revision = await current_revision(conn)
     head = head_revision()
     if revision != head:
+        # `migrate` refuses a legacy database, adopted halfway or not at all: say what to run
+        adopting = await conn.scalar(
+            text(
+                "SELECT CASE WHEN to_regclass('tenantgraph_adopt.alembic_version') IS NOT NULL"
+                " THEN 'adopting' WHEN to_regclass('public.tenants') IS NOT NULL"
+                " OR to_regclass('public.tasks') IS NOT NULL THEN 'legacy' END"
+            )
+        )
+        if revision is None and adopting == "adopting":
+            advice = "an adoption is under way: finish it with `tenantgraph adopt`"
+        elif revision is None and adopting == "legacy":
+            advice = (
+                "its tables have no tenantgraph revision: a legacy database is adopted with "
+                "`tenantgraph adopt`"
+            )
+        else:
+            advice = "run `tenantgraph migrate`"
         result.fail(
             "alembic_version",
-            f"the database is at revision {revision}, the code at {head}: "
-            "run `tenantgraph migrate`",
+            f"the database is at revision {revision}, the code at {head}: {advice}",
         )
     return result
 
@@ -377,6 +401,19 @@ async def check_registry(conn: AsyncConnection, cat: Catalog) -> CheckResult:
                 f"table {name} is neither registered as tenant-owned (RLS_TABLES) nor an "
                 "allowed global table",
             )
+    # a foreign table reads its rows elsewhere, under its server's user mapping: row-level
+    # security cannot be enabled on it, so none of the checks below could govern it
+    for r in await _rows(
+        conn,
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = :schema AND c.relkind = 'f' ORDER BY 1",
+        schema=SCHEMA,
+    ):
+        result.fail(
+            r.relname,
+            f"foreign table {r.relname} is in the schema: row-level security cannot govern it "
+            "(its rows are read elsewhere, as its server's user mapping says)",
+        )
     expected = registered | set(Base.metadata.tables)
     for name in sorted(expected - set(cat.tables)):
         result.fail(name, f"table {name} is missing")
@@ -918,7 +955,8 @@ async def check_privileges(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     result = CheckResult(
         "role.privileges",
         "the runtime role holds no privilege that row-level security does not govern: TRUNCATE, "
-        "TRIGGER or REFERENCES on a table, CREATE on the schema",
+        "TRIGGER or REFERENCES on a table, CREATE on the schema, any on a private table "
+        "(platform_audit_logs)",
     )
     role = await _role(conn, cat.runtime_role)
     if role is None or role.rolsuper:
@@ -956,6 +994,38 @@ async def check_privileges(conn: AsyncConnection, cat: Catalog) -> CheckResult:
             f'the runtime role "{cat.runtime_role}" may create objects in schema {SCHEMA} '
             "(it would own them)",
         )
+    # the private global tables have no row-level security: any privilege on one reaches it all
+    # (platform_audit_logs: the runtime role could read, forge or erase the record of every
+    # super-admin's cross-tenant read)
+    for name in sorted(set(PRIVATE_TABLES) & set(cat.tables)):
+        held = await conn.scalar(
+            text(
+                "SELECT array_remove(ARRAY["
+                + ", ".join(
+                    f"CASE WHEN has_table_privilege(:role, CAST(:t AS regclass), '{p}') "
+                    f"OR ('{p}' IN ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES') AND "
+                    f"has_any_column_privilege(:role, CAST(:t AS regclass), '{p}')) "
+                    f"THEN '{p}' END"
+                    for p in (
+                        "SELECT",
+                        "INSERT",
+                        "UPDATE",
+                        "DELETE",
+                        "TRUNCATE",
+                        "REFERENCES",
+                        "TRIGGER",
+                    )
+                )
+                + "], NULL)"
+            ),
+            {"role": cat.runtime_role, "t": f"{quote_ident(SCHEMA)}.{quote_ident(name)}"},
+        )
+        if held:
+            result.fail(
+                name,
+                f'the runtime role "{cat.runtime_role}" may {", ".join(held)} {name}, a table '
+                "it must hold no privilege on (it has no row-level security)",
+            )
     return result
 
 
@@ -974,7 +1044,8 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
     result = CheckResult(
         "role.memberships",
         "the runtime role is not a member (directly or transitively) of a role that is superuser, "
-        "BYPASSRLS, owns a relation or function of the schema, or is named by a policy",
+        "BYPASSRLS, owns a relation or function of the schema, is named by a policy, or holds a "
+        "privilege row-level security does not govern (SET ROLE reaches it)",
     )
     rows = await _rows(
         conn,
@@ -1000,8 +1071,8 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
         why = [
             label
             for label, flag in (
-                ("a superuser", r.rolsuper),
-                ("BYPASSRLS", r.rolbypassrls),
+                ("is a superuser", r.rolsuper),
+                ("has BYPASSRLS", r.rolbypassrls),
                 ("owns tables of the schema", r.owns_relations),
                 ("owns functions of the schema", r.owns_functions),
                 ("is named by a policy", r.in_policies),
@@ -1012,12 +1083,137 @@ async def check_memberships(conn: AsyncConnection, cat: Catalog) -> CheckResult:
             )
             if flag
         ]
+        # SET ROLE reaches a role's own privileges whatever INHERIT says (the runtime role is
+        # NOINHERIT, so the privilege checks above, which ask about it, do not see them)
+        why.extend(await _ungoverned_reach(conn, r.rolname))
         if why:
             result.fail(
                 r.rolname,
-                f'the runtime role "{cat.runtime_role}" is a member of {r.rolname}, which is '
-                f"{', '.join(why)}: it can bypass RLS",
+                f'the runtime role "{cat.runtime_role}" is a member of {r.rolname}, which '
+                f"{'; '.join(why)}: it can bypass RLS",
             )
+    return result
+
+
+async def _ungoverned_reach(conn: AsyncConnection, role: str) -> list[str]:
+    """What `role` may do that row-level security does not govern: TRUNCATE, TRIGGER or
+    REFERENCES on a table of the schema, CREATE on it, any privilege on a private table, a table
+    or view it may read or write or a SECURITY DEFINER function it may execute outside it."""
+    outside = (
+        "n.nspname NOT IN (:schema, 'pg_catalog', 'information_schema')"
+        " AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
+        " AND has_schema_privilege(:role, n.oid, 'USAGE')"
+    )
+    not_extension = (
+        "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass"
+        " AND d.objid = {oid} AND d.deptype = 'e')"
+    )
+    row = (
+        await _rows(
+            conn,
+            f"""
+            SELECT ARRAY(SELECT c.relname::text FROM pg_class c
+                           JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')
+                            AND has_table_privilege(:role, c.oid, 'TRUNCATE, TRIGGER, REFERENCES')
+                          ORDER BY 1) AS ungoverned,
+                   has_schema_privilege(:role, :schema, 'CREATE') AS creates,
+                   ARRAY(SELECT c.relname::text FROM pg_class c
+                           JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = :schema AND c.relname = ANY(:private)
+                            AND (has_any_column_privilege(:role, c.oid,
+                                                          'SELECT, INSERT, UPDATE, REFERENCES')
+                                 OR has_table_privilege(:role, c.oid,
+                                                        'DELETE, TRUNCATE, TRIGGER'))
+                          ORDER BY 1) AS private,
+                   ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_class c
+                           JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE {outside} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                            AND {not_extension.format(catalog="pg_class", oid="c.oid")}
+                            AND (has_any_column_privilege(:role, c.oid, 'SELECT, INSERT, UPDATE')
+                                 OR has_table_privilege(:role, c.oid, 'DELETE, TRUNCATE'))
+                          ORDER BY 1) AS elsewhere,
+                   ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                           JOIN pg_namespace n ON n.oid = p.pronamespace
+                          WHERE {outside} AND p.prosecdef
+                            AND has_function_privilege(:role, p.oid, 'EXECUTE')
+                            AND {not_extension.format(catalog="pg_proc", oid="p.oid")}
+                          ORDER BY 1) AS definers
+            """,
+            schema=SCHEMA,
+            role=role,
+            private=list(PRIVATE_TABLES),
+        )
+    )[0]
+    why = []
+    if row.ungoverned:
+        why.append(f"may TRUNCATE, TRIGGER or REFERENCES {', '.join(row.ungoverned)}")
+    if row.creates:
+        why.append(f"may create in schema {SCHEMA}")
+    if row.private:
+        why.append(f"holds privileges on {', '.join(row.private)}")
+    if row.elsewhere:
+        why.append(f"may read or write {', '.join(row.elsewhere)}")
+    if row.definers:
+        why.append(f"may execute SECURITY DEFINER {', '.join(row.definers)}")
+    return why
+
+
+# Settings a role or database default may not give the runtime or platform role: a default
+# request context (`app.current_tenant_id`, …) makes a transaction that forgets to bind one read
+# that tenant's rows instead of none; `session_replication_role = replica` switches off the
+# triggers that enforce the composite foreign keys, so a row may reference another tenant's.
+_CONTEXT_PREFIX = "app."
+
+
+def _unsafe_default(entry: str) -> bool:
+    name, _, value = entry.partition("=")
+    name = name.strip().lower()
+    if name.startswith(_CONTEXT_PREFIX):
+        return True
+    return name == "session_replication_role" and value.strip().lower() != "origin"
+
+
+async def check_role_settings(conn: AsyncConnection, cat: Catalog) -> CheckResult:
+    platform = platform_role_for(cat.runtime_role)
+    result = CheckResult(
+        "role.settings",
+        "no role or database default gives the runtime or platform role a request context "
+        "(app.*) or switches off the foreign-key triggers (session_replication_role)",
+    )
+    rows = await _rows(
+        conn,
+        """
+        SELECT CASE WHEN s.setrole = 0 THEN 'every role' ELSE pg_get_userbyid(s.setrole) END
+                 AS who,
+               CASE WHEN s.setdatabase = 0 THEN 'every database' ELSE 'this database' END
+                 AS scope,
+               s.setconfig
+          FROM pg_db_role_setting s
+         WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database
+                                      WHERE datname = current_database()))
+           AND (s.setrole = 0 OR s.setrole IN (SELECT oid FROM pg_roles
+                                                WHERE rolname IN (:role, :platform)))
+         ORDER BY 1, 2
+        """,
+        role=cat.runtime_role,
+        platform=platform,
+    )
+    for r in rows:
+        for entry in r.setconfig or ():
+            if _unsafe_default(entry):
+                name = entry.partition("=")[0]
+                result.fail(
+                    f"{r.who}: {name}",
+                    f"a default for {r.who} in {r.scope} sets {entry}: "
+                    + (
+                        "a transaction that binds no tenant would get this context instead of "
+                        "seeing nothing"
+                        if name.lower().startswith(_CONTEXT_PREFIX)
+                        else "the triggers that enforce the composite foreign keys do not fire"
+                    )
+                    + f" (ALTER ROLE … RESET {name}, or ALTER DATABASE … RESET {name})",
+                )
     return result
 
 
@@ -1247,6 +1443,7 @@ CHECKS: tuple[tuple[str, CheckFn, bool], ...] = (
     ("role.owns_nothing", check_owns_nothing, False),
     ("role.privileges", check_privileges, False),
     ("role.memberships", check_memberships, False),
+    ("role.settings", check_role_settings, False),
     ("role.platform", check_platform_role, False),
     ("role.other_schemas", check_other_schemas, False),
     ("keys.tenant_leading", check_keys, False),

@@ -88,6 +88,7 @@ async def test_every_check_passes_on_the_migrated_and_seeded_database(
         "role.owns_nothing",
         "role.privileges",
         "role.memberships",
+        "role.settings",
         "role.platform",
         "role.other_schemas",
         "keys.tenant_leading",
@@ -390,6 +391,18 @@ DEFECTS = [
         "tasks",
     ),
     Defect(
+        "runtime role may read and erase the super-admins' audit trail",
+        ("GRANT SELECT, DELETE ON platform_audit_logs TO {app}",),
+        "role.privileges",
+        "platform_audit_logs",
+    ),
+    Defect(
+        "runtime role may read a column of the super-admins' audit trail",
+        ("GRANT SELECT (details) ON platform_audit_logs TO {app}",),
+        "role.privileges",
+        "platform_audit_logs",
+    ),
+    Defect(
         "runtime role may create in the schema",
         ("GRANT CREATE ON SCHEMA public TO {app}",),
         "role.privileges",
@@ -431,6 +444,22 @@ DEFECTS = [
         "tenantgraph_planted_bypass",
     ),
     Defect(
+        "runtime role may SET ROLE to a role that may truncate the tenant tables",
+        (
+            "CREATE ROLE tenantgraph_planted_cleanup NOLOGIN",
+            "GRANT TRUNCATE ON tasks, audit_logs TO tenantgraph_planted_cleanup",
+            "GRANT tenantgraph_planted_cleanup TO {app}",
+        ),
+        "role.memberships",
+        "tenantgraph_planted_cleanup",
+    ),
+    Defect(
+        "runtime role may SET ROLE to pg_read_all_data (every table of every schema)",
+        ("GRANT pg_read_all_data TO {app}",),
+        "role.memberships",
+        "pg_read_all_data",
+    ),
+    Defect(
         "an unregistered SECURITY DEFINER function",
         (
             "CREATE FUNCTION planted_peek() RETURNS bigint LANGUAGE sql SECURITY DEFINER "
@@ -445,6 +474,30 @@ DEFECTS = [
         ("GRANT EXECUTE ON FUNCTION tenantgraph_login_lookup(text) TO PUBLIC",),
         "functions.definers",
         "tenantgraph_login_lookup(text)",
+    ),
+    Defect(
+        "runtime role logs in with a default tenant (a forgotten context reads that tenant)",
+        (
+            f"DO $$ BEGIN EXECUTE format('ALTER ROLE {{app}} SET app.current_tenant_id = %L', "
+            f"{ACME}::text); END $$",
+        ),
+        "role.settings",
+        "app.current_tenant_id",
+    ),
+    Defect(
+        "every role of the database logs in as a super-admin context",
+        (
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET app.is_superadmin = true', "
+            "current_database()); END $$",
+        ),
+        "role.settings",
+        "every role: app.is_superadmin",
+    ),
+    Defect(
+        "runtime role logs in with the foreign-key triggers switched off",
+        ("ALTER ROLE {app} SET session_replication_role = replica",),
+        "role.settings",
+        "session_replication_role",
     ),
     Defect(
         "runtime role is a member of the platform role",
@@ -505,6 +558,18 @@ DEFECTS = [
         ),
         "registry.tables",
         "invoices",
+    ),
+    Defect(
+        "a foreign table in the schema (row-level security cannot be enabled on one)",
+        (
+            "CREATE FOREIGN DATA WRAPPER planted_fdw",
+            "CREATE SERVER planted_loopback FOREIGN DATA WRAPPER planted_fdw",
+            "CREATE FOREIGN TABLE all_tasks (tenant_id uuid, id uuid, title text) "
+            "SERVER planted_loopback",
+            "GRANT SELECT ON all_tasks TO {app}",
+        ),
+        "registry.tables",
+        "all_tasks",
     ),
     Defect(
         "a registered table missing from the database",

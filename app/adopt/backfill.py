@@ -54,7 +54,14 @@ TENANT_TABLES: tuple[str, ...] = (
     "services",
 )
 
-_HOME = "(SELECT h.tenant_id FROM tenantgraph_adopt.user_home h WHERE h.user_id = r.{col})"
+# a user's home tenant, read from the memberships as they are when the row is placed (not from
+# the `user_home` snapshot of the first run: an account the legacy application created while an
+# interrupted backfill waited to resume has no entry there, and its rows would go to the other
+# person's tenant or to the system tenant); the same order as `user_home`
+_HOME = (
+    "(SELECT m.tenant_id FROM public.tenant_memberships m WHERE m.user_id = r.{col}"
+    " ORDER BY m.is_default DESC, m.created_at, m.tenant_id LIMIT 1)"
+)
 
 PICK: dict[str, str] = {
     "tasks": (
@@ -84,6 +91,39 @@ PICK: dict[str, str] = {
         + ")"
     ),
     "health_logs": _HOME.format(col="actor_id"),
+}
+
+
+def _unplaced(table: str, column: str) -> str:
+    """The row of `table` that `r.{column}` names exists but has no tenant yet, and is no
+    archived orphan: the legacy application wrote it after its step was done (while the
+    backfill ran or waited to resume), and the final sweep places it first."""
+    return (
+        f"EXISTS (SELECT 1 FROM public.{table} p WHERE p.id = r.{column} AND p.tenant_id IS NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.orphans o WHERE o.table_name = '{table}'"
+        " AND o.id = p.id))"
+    )
+
+
+# Rows whose tenant comes from a parent that has none yet wait for the final sweep: placed now by
+# the fallback (the creator's or actor's home), they would not go with their task or record as a
+# run that started after them does.
+DEFER: dict[str, str] = {
+    "compliance_records": _unplaced("tasks", "task_id"),
+    "audit_logs": (
+        "CASE r.target_type WHEN 'task' THEN "
+        + _unplaced("tasks", "target_id")
+        + " WHEN 'compliance_record' THEN "
+        + _unplaced("compliance_records", "target_id")
+        + " ELSE false END"
+    ),
+    # a service that a task without a tenant yet uses is no orphan: the sweep gives it that
+    # task's tenant
+    "services": (
+        "EXISTS (SELECT 1 FROM public.tasks p WHERE p.service_id = r.id AND p.tenant_id IS NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.orphans o WHERE o.table_name = 'tasks'"
+        " AND o.id = p.id))"
+    ),
 }
 
 
@@ -286,6 +326,15 @@ def final_sweep(conn: Connection, options: Options, system_id: uuid.UUID) -> Non
             " WHERE t.tenant_id IS NOT NULL GROUP BY 1, 2 ON CONFLICT DO NOTHING"
         )
     )
+    # an archived service that a task written since uses is no orphan any more: it is adopted
+    # with that task's tenant, and neither the report nor the archive may say it was left out
+    conn.execute(
+        text(
+            f"DELETE FROM {SCHEMA}.orphans o WHERE o.table_name = 'services'"
+            " AND o.disposition = 'archive' AND EXISTS"
+            f" (SELECT 1 FROM {SCHEMA}.service_tenants st WHERE st.service_id = o.id)"
+        )
+    )
     conn.execute(
         text(
             "UPDATE public.services s SET tenant_id = ("
@@ -300,11 +349,16 @@ def final_sweep(conn: Connection, options: Options, system_id: uuid.UUID) -> Non
 
 
 def _user_home(conn: Connection) -> int:
+    """Each user's home as the memberships say now; run again by the final sweep (with the
+    legacy application stopped), so that the default membership it decides is one the user
+    still has."""
     return conn.execute(
         text(
             f"INSERT INTO {SCHEMA}.user_home (user_id, tenant_id) "
             "SELECT DISTINCT ON (user_id) user_id, tenant_id FROM public.tenant_memberships "
-            "ORDER BY user_id, is_default DESC, created_at, tenant_id ON CONFLICT DO NOTHING"
+            "ORDER BY user_id, is_default DESC, created_at, tenant_id ON CONFLICT (user_id) DO"
+            " UPDATE SET tenant_id = EXCLUDED.tenant_id"
+            f" WHERE {SCHEMA}.user_home.tenant_id <> EXCLUDED.tenant_id"
         )
     ).rowcount
 
@@ -346,7 +400,8 @@ def _pick(
 ) -> tuple[int, uuid.UUID | None]:
     row = conn.execute(
         text(
-            f"WITH batch AS (SELECT r.id, {PICK[table]} AS tenant_id FROM public.{table} r"
+            f"WITH batch AS (SELECT r.id, CASE WHEN {DEFER.get(table, 'false')} THEN NULL"
+            f" ELSE {PICK[table]} END AS tenant_id FROM public.{table} r"
             f"  WHERE {_batch_filter(cursor)} ORDER BY r.id LIMIT :n),"
             f" upd AS (UPDATE public.{table} x SET tenant_id = b.tenant_id FROM batch b"
             "  WHERE x.id = b.id AND b.tenant_id IS NOT NULL RETURNING 1)"
@@ -414,6 +469,7 @@ def _orphans(
     where = _batch_filter(cursor) + (
         f" AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.orphans o"
         f" WHERE o.table_name = '{table}' AND o.id = r.id)"
+        f" AND NOT {DEFER.get(table, 'false')}"
     )
     batch = (
         f"SELECT r.id, to_jsonb(r) - 'tenant_id' AS row FROM public.{table} r WHERE {where}"

@@ -51,7 +51,9 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.counts)
+        # an adoption that committed passed its counts check (it rolls back otherwise); the
+        # tables it filled have been the product's since, and their counts are no measure of it
+        return self.already_adopted or all(c.ok for c in self.counts)
 
     def count(self, table: str) -> TableCount:
         return next(c for c in self.counts if c.table == table)
@@ -156,9 +158,14 @@ def render(report: Report, console: Console) -> None:
     )
 
     counts = Table(title="Row counts: nothing lost", title_justify="left")
-    for name in ("table", "legacy", "→ system", "archived", "+ copies", "expected", "adopted", ""):
+    adopted = "now" if report.already_adopted else "adopted"
+    for name in ("table", "legacy", "→ system", "archived", "+ copies", "expected", adopted, ""):
         counts.add_column(name, justify="left" if name == "table" else "right")
     for c in report.counts:
+        if report.already_adopted:
+            mark = "" if c.ok else "[dim]changed since[/]"
+        else:
+            mark = "[green]ok[/]" if c.ok else "[bold red]MISMATCH[/]"
         counts.add_row(
             c.table,
             f"{c.legacy:,}",
@@ -167,7 +174,7 @@ def render(report: Report, console: Console) -> None:
             f"{c.copies:,}",
             f"{c.expected:,}",
             f"{c.adopted:,}",
-            "[green]ok[/]" if c.ok else "[bold red]MISMATCH[/]",
+            mark,
         )
     console.print(counts)
 
@@ -249,5 +256,11 @@ def render(report: Report, console: Console) -> None:
             f"{LEGACY_SCHEMA}.",
             highlight=False,
         )
-    status = "[green]counts check: ok[/]" if report.ok else "[bold red]counts check: FAILED[/]"
+    if report.already_adopted:
+        status = (
+            "[green]counts check: ok when the adoption committed[/] (it rolls back otherwise; "
+            "the tables have been the product's since)"
+        )
+    else:
+        status = "[green]counts check: ok[/]" if report.ok else "[bold red]counts check: FAILED[/]"
     console.print(status)

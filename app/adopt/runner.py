@@ -105,18 +105,34 @@ def main_revision(sync_conn: Connection) -> str | None:
     return version if version in known else None
 
 
-def shape_problems(sync_conn: Connection) -> list[str]:
+def shape_problems(sync_conn: Connection, app_role: str) -> list[str]:
     """What keeps `public` from being the legacy shape this adoption knows."""
+    # the catalog, not information_schema: that one hides the tables the connected role holds no
+    # privilege on, and a wrong role would read "missing" for tables that are there
     rows = sync_conn.execute(
         text(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = 'public'"
+            "SELECT c.relname AS table_name, a.attname AS column_name,"
+            " pg_get_userbyid(c.relowner) AS owner,"
+            " pg_has_role(current_user, c.relowner, 'USAGE') AS owned"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
         )
     ).all()
     columns: dict[str, set[str]] = {}
+    owners: dict[str, str] = {}
     for r in rows:
         columns.setdefault(r.table_name, set()).add(r.column_name)
+        if not r.owned:
+            owners[r.table_name] = r.owner
     problems = []
+    foreign = sorted({owners[t] for t in LEGACY_TABLES if t in owners})
+    if foreign:
+        problems.append(
+            f"the legacy tables belong to {', '.join(foreign)}, not to the role of DATABASE_URL "
+            f"({sync_conn.execute(text('SELECT current_user')).scalar()}): point DATABASE_URL at "
+            "the legacy database as the role that owns its tables"
+        )
     for table in LEGACY_TABLES:
         if table not in columns:
             problems.append(f"table {table} is missing")
@@ -134,6 +150,35 @@ def shape_problems(sync_conn: Connection) -> list[str]:
                 f"table {table} exists: the legacy shape has none, and the adoption would not "
                 "know which tenant its rows belong to"
             )
+    # anything else in public would stay there beside the current schema, unadopted and unknown
+    # to it (a view would go on reading the legacy rows of every tenant): the closing verify
+    # fails after every row has moved, so refuse before anything does
+    known = (*LEGACY_TABLES, "alembic_version")
+    kinds = {
+        "r": "table",
+        "p": "table",
+        "v": "view",
+        "m": "materialized view",
+        "f": "foreign table",
+    }
+    for r in sync_conn.execute(
+        text(
+            "SELECT c.relname, c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+            " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition"
+            " AND c.relname <> ALL(:known) AND NOT EXISTS (SELECT 1 FROM pg_depend d"
+            "  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
+            " ORDER BY 1"
+        ),
+        {"known": list(known)},
+    ).all():
+        if r.relname in Base.metadata.tables:
+            continue  # reported above
+        problems.append(
+            f"{kinds[r.relkind]} {r.relname} is not part of the legacy shape: the adoption would "
+            f"leave it in public beside the current schema; move it to another schema (ALTER "
+            f"{kinds[r.relkind].upper()} {r.relname} SET SCHEMA …) or drop it first"
+        )
     if sync_conn.execute(text(f"SELECT to_regnamespace('{backfill.LEGACY_SCHEMA}')")).scalar():
         problems.append(f"a schema {backfill.LEGACY_SCHEMA} exists already")
     if sync_conn.execute(
@@ -144,6 +189,34 @@ def shape_problems(sync_conn: Connection) -> list[str]:
         problems.append(
             "PUBLIC may create objects in schema public (a database created before PostgreSQL "
             "15): run REVOKE CREATE ON SCHEMA public FROM PUBLIC first"
+        )
+    # default privileges of the role that builds the current schema: every table it creates
+    # would carry them (TRUNCATE for PUBLIC empties every tenant's rows), and the closing verify
+    # fails after every row has moved (PUBLIC's EXECUTE on new functions is PostgreSQL's own
+    # default; the revisions revoke it where it matters)
+    kinds = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
+    for r in sync_conn.execute(
+        text(
+            "SELECT d.defaclobjtype::text AS kind, n.nspname,"
+            " CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS who,"
+            " string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type) AS privileges"
+            " FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace"
+            " CROSS JOIN LATERAL aclexplode(d.defaclacl) a"
+            " WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+            " AND (a.grantee = 0 OR a.grantee IN (SELECT oid FROM pg_roles"
+            "  WHERE rolname IN (:app, :platform)))"
+            " AND NOT (d.defaclobjtype IN ('f', 'T') AND a.grantee = 0"
+            "  AND a.privilege_type IN ('EXECUTE', 'USAGE'))"
+            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ),
+        {"app": app_role, "platform": f"{app_role}_platform"},
+    ).all():
+        where = f" in schema {r.nspname}" if r.nspname else ""
+        problems.append(
+            f"default privileges give {r.who} {r.privileges} on new {kinds.get(r.kind, r.kind)}"
+            f"{where}: every one the adoption builds would carry them; run ALTER DEFAULT "
+            f"PRIVILEGES{' IN SCHEMA ' + r.nspname if r.nspname else ''} REVOKE ALL ON "
+            f"{kinds.get(r.kind, r.kind).upper()} FROM {r.who} first"
         )
     return problems
 
@@ -198,7 +271,7 @@ def _prepare(
     """Steps 1: bookkeeping and nullable tenant columns; the options are recorded."""
     revision = adopt_revision(sync_conn)
     if revision is None:
-        problems = shape_problems(sync_conn)
+        problems = shape_problems(sync_conn, app_role)
         if problems:
             raise AdoptionError(
                 "this database is not the legacy shape `tenantgraph adopt` knows (see the README, "
@@ -339,6 +412,13 @@ async def rollback(owner: URL, app_role: str) -> str:
             if revision is None:
                 raise AdoptionError("no adoption to roll back in this database")
             if revision == ADOPT_HEAD:
+                gone = await conn.run_sync(_legacy_tables_gone)
+                if gone:
+                    raise AdoptionError(
+                        f"the legacy tables are gone ({', '.join(gone)} no longer in schema "
+                        f"{backfill.LEGACY_SCHEMA}): this adoption has no way back; nothing was "
+                        "changed"
+                    )
                 main = await conn.run_sync(main_revision)
                 if main != MAIN_BASELINE:
                     await run_downgrade(conn, app_role, MAIN_BASELINE)
@@ -347,3 +427,20 @@ async def rollback(owner: URL, app_role: str) -> str:
             return revision
     finally:
         await engine.dispose()
+
+
+def _legacy_tables_gone(sync_conn: Connection) -> list[str]:
+    """The moved legacy tables no longer in the legacy schema (`DROP SCHEMA tenantgraph_legacy
+    CASCADE` ends the way back): a rollback would drop the current schema with nothing to put
+    back."""
+    moved = sync_conn.execute(
+        text(f"SELECT table_name FROM {SCHEMA}.moved_tables ORDER BY 1")
+    ).scalars()
+    return [
+        t
+        for t in moved
+        if sync_conn.execute(
+            text("SELECT to_regclass(:q)"), {"q": f"{backfill.LEGACY_SCHEMA}.{t}"}
+        ).scalar()
+        is None
+    ]

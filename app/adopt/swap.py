@@ -85,9 +85,15 @@ def _expression(table: str, column: str, tenant: str, legacy: list[str]) -> str 
             " r.email)"
         )
     if table == "health_logs" and column == "details" and "actor_id" in legacy:
+        # `||` on a JSON string, number, array or null would make an array of it and the actor:
+        # such details are kept whole under `legacy_details`
         return (
-            "CASE WHEN r.actor_id IS NULL THEN r.details ELSE COALESCE(r.details, '{}'::jsonb)"
-            " || jsonb_build_object('legacy_actor_id', r.actor_id) END"
+            "CASE WHEN r.actor_id IS NULL THEN r.details"
+            " WHEN r.details IS NULL OR jsonb_typeof(r.details) = 'object'"
+            " THEN COALESCE(r.details, '{}'::jsonb)"
+            " || jsonb_build_object('legacy_actor_id', r.actor_id)"
+            " ELSE jsonb_build_object('legacy_details', r.details, 'legacy_actor_id', r.actor_id)"
+            " END"
         )
     if table == "tenant_memberships" and column == "is_default":
         # one default membership per user now: the home tenant's (the legacy default, else the

@@ -156,3 +156,63 @@ async def test_migrate_refuses_a_legacy_database_adopted_halfway_or_not_at_all(
         adopted = migrate()
         assert adopted.returncode == 0, adopted.stderr
         assert "database at revision" in adopted.stdout
+
+
+def _cli_with(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTGRAPH_")}
+    env["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "adopt", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+async def test_a_wrong_database_url_is_a_clear_error(admin_url: URL) -> None:
+    """A DATABASE_URL that cannot be read, or that names a database or role the server does not
+    have: exit 2 with what is wrong — no traceback, and no claim that a step was rolled back."""
+    missing_db = admin_url.set(database="tenantgraph_adopt_no_such_database")
+    missing_role = admin_url.set(username="tenantgraph_no_such_role", password=None)
+    for url, args, expected in (
+        ("not a url", (), "a database URL cannot be read"),
+        ("not a url", ("--rollback",), "a database URL cannot be read"),
+        (missing_db.render_as_string(hide_password=False), (), "cannot connect to the database"),
+        (missing_db.render_as_string(hide_password=False), ("--rollback",), "cannot connect"),
+        (missing_role.render_as_string(hide_password=False), (), "cannot connect to the database"),
+    ):
+        result = _cli_with(url, *args)
+        assert result.returncode == 2, (url, args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert expected in result.stderr, result.stderr
+        assert "rolled back" not in result.stderr
+
+
+async def test_run_again_after_the_product_wrote_rows_is_no_false_alarm(admin_url: URL) -> None:
+    """Run again once the product has been writing (here one more task), `tenantgraph adopt`
+    says the database is adopted and shows today's counts — without calling them a MISMATCH,
+    failing the counts check or exiting 1, as if rows had been lost."""
+    async with scratch_database(admin_url) as urls:
+        await run_sync(urls.owner, load_small_legacy)
+        assert _cli(urls.owner).returncode == 0
+        await run_sync(
+            urls.owner,
+            lambda c: c.execute(
+                text(
+                    "INSERT INTO public.tasks (tenant_id, title)"
+                    " SELECT id, 'Written through the product' FROM public.tenants"
+                    " WHERE slug = 'acme'"
+                )
+            ),
+        )
+
+        again = _cli(urls.owner)
+
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "Already adopted" in again.stdout
+        assert "MISMATCH" not in again.stdout
+        assert "FAILED" not in again.stdout
+        assert "counts check: ok when the adoption committed" in again.stdout
