@@ -10,6 +10,8 @@ loader, as before: priming is an optimisation, never a different answer.
 
 from __future__ import annotations
 
+import asyncio
+from asyncio import Future
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Generic, TypeVar
 
@@ -39,10 +41,19 @@ class PrimableLoader(DataLoader[K, V | None], Generic[K, V]):
         return values
 
     async def prime_many(self, keys: Iterable[K | None]) -> None:
-        """Load `keys` now, in one batch."""
+        """Load `keys` now, in one batch (straight from `fetch`: the loader's per-key futures
+        and scheduling would cost more than the statement)."""
         wanted = list({k for k in keys if k is not None and k not in self.loaded})
         if wanted:
-            await self.load_many(wanted)
+            self.loaded.update(zip(wanted, await self.fetch(wanted), strict=True))
+
+    def load(self, key: K) -> Future[V | None]:
+        """The loader's `load`, answered from what was loaded when it was (primed or not)."""
+        if key in self.loaded:
+            future: Future[V | None] = asyncio.get_running_loop().create_future()
+            future.set_result(self.loaded[key])
+            return future
+        return super().load(key)
 
     def resolve(self, key: K | None, convert: Callable[[V], R]) -> R | Awaitable[R | None] | None:
         """`convert(value)` at once when `key` is loaded (None for a miss or no key), else an
