@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
+from sqlalchemy.engine import URL
 
 log = structlog.get_logger("tenantgraph.cache")
 
@@ -258,8 +259,19 @@ class RedisCache:
         await self._redis.aclose()
 
 
-def create_cache(redis_url: str | None, *, ttl: float = DEFAULT_TTL) -> Cache:
-    """Redis when a URL is configured, else in-process."""
+def create_cache(redis_url: str | None, *, ttl: float = DEFAULT_TTL, namespace: str = "") -> Cache:
+    """Redis when a URL is configured, else in-process. On Redis, every key starts with
+    `namespace` (see `deployment_namespace`): two deployments sharing a Redis never read each
+    other's entries."""
     if redis_url:
-        return RedisCache(redis_url, ttl=ttl)
+        return RedisCache(redis_url, ttl=ttl, prefix=f"tg:{namespace}:" if namespace else "tg:")
     return MemoryCache(ttl=ttl)
+
+
+def deployment_namespace(database: URL) -> str:
+    """A short digest of the database a deployment serves (host, port, name; never the
+    credentials). The processes of one deployment share it; a staging copy restored from
+    production — the same tenant ids, the same generations — on another server or under another
+    name gets its own, so a shared Redis cannot answer one from the other's cache."""
+    where = f"{database.host}|{database.port}|{database.database}|{sorted(database.query.items())}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]

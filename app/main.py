@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from app.auth.ratelimit import LoginLimits, RedisCounter, create_login_limiter
 from app.auth.tokens import TokenService
-from app.cache import Cache, create_cache
+from app.cache import Cache, create_cache, deployment_namespace
 from app.cors import CorsMiddleware
 from app.database import Database, current_revision, head_revision, platform_url, runtime_url
 from app.endpoint import GraphQLEndpoint
@@ -75,7 +75,12 @@ def create_app(
     results = (
         cache
         if cache is not None
-        else create_cache(redis_url, ttl=settings.analytics_cache_seconds)
+        else create_cache(
+            redis_url,
+            ttl=settings.analytics_cache_seconds,
+            # the database this app connects to names the deployment (tests bring their own)
+            namespace=deployment_namespace(runtime_url(settings)) if owns_database else "",
+        )
     )
     head = head_revision()
     observer = RequestObserver(

@@ -205,7 +205,8 @@ async def _redis_or_skip() -> RedisCache:
     return cache
 
 
-async def _drop(cache: RedisCache) -> None:
+async def drop_redis_keys(cache: RedisCache) -> None:
+    """Delete what `cache` stored under its prefix, and close it."""
     keys = [key async for key in cache._redis.scan_iter(match=f"{cache.prefix}*")]
     if keys:
         await cache._redis.delete(*keys)
@@ -220,14 +221,14 @@ async def any_cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
         return
     cache = await _redis_or_skip()
     yield cache
-    await _drop(cache)
+    await drop_redis_keys(cache)
 
 
 @pytest.fixture
 async def redis_cache() -> AsyncIterator[RedisCache]:
     cache = await _redis_or_skip()
     yield cache
-    await _drop(cache)
+    await drop_redis_keys(cache)
 
 
 @pytest.fixture

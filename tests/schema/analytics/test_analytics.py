@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.cache import Cache, MemoryCache, RedisCache
+from app.cache import Cache, MemoryCache, RedisCache, create_cache, deployment_namespace
 from app.logging import capture_logs
 from schema.ids import encode_id
+from tests.conftest import REDIS_URL, drop_redis_keys
 from tests.helpers import DemoData, Session, error_codes, gql, login
 from tests.schema.admin.conftest import counting_statements
 from tests.schema.analytics.conftest import (
@@ -883,3 +885,45 @@ async def test_dates_beyond_the_dashboards_calendar_are_refused(
         )
     ).json()
     assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
+async def test_two_deployments_sharing_a_redis_never_share_entries(
+    redis_cache: RedisCache, demo: DemoData
+) -> None:
+    """Production and a staging copy restored from it (the same tenant ids and generations) on
+    one Redis: each deployment's namespace keeps its entries apart, while two processes of the
+    same deployment share theirs."""
+    production = make_url("postgresql+asyncpg://app:secret@db.prod.internal:5432/tenantgraph")
+    staging = make_url("postgresql+asyncpg://app:other@db.staging.internal:5432/tenantgraph")
+    rotated = make_url("postgresql+asyncpg://app:rotated@db.prod.internal:5432/tenantgraph")
+    assert deployment_namespace(production) == deployment_namespace(rotated)
+    assert deployment_namespace(production) != deployment_namespace(staging)
+
+    caches: dict[str, Cache] = {
+        # under this test's own prefix, so that its keys are dropped afterwards
+        name: create_cache(
+            REDIS_URL, namespace=f"{redis_cache.prefix}{deployment_namespace(where)}"
+        )
+        for name, where in (("production", production), ("production-2", rotated),
+                            ("staging", staging))
+    }  # fmt: skip
+    acme, globex = demo.tenants["acme"], demo.tenants["globex"]
+    try:
+        generation = await caches["production"].generation(acme)
+        await caches["production"].set(
+            acme, "analytics", {"p": 1}, {"tasks": 37}, generation=generation
+        )
+        # the second process of production finds it...
+        assert await caches["production-2"].get(
+            acme, "analytics", {"p": 1}, generation=generation
+        ) == {"tasks": 37}
+        # ...staging, with the same tenant id, generation and arguments, does not, and neither
+        # does globex in production
+        assert (
+            await caches["staging"].get(acme, "analytics", {"p": 1}, generation=generation) is None
+        )
+        assert await caches["production"].get(globex, "analytics", {"p": 1}) is None
+    finally:
+        for cache in caches.values():
+            assert isinstance(cache, RedisCache)
+            await drop_redis_keys(cache)
