@@ -91,8 +91,13 @@ def _envelope(tenant_id: uuid.UUID, value: Any) -> bytes:
 def _open(tenant_id: uuid.UUID, raw: bytes | None) -> Any | None:
     if raw is None:
         return None
-    envelope = orjson.loads(raw)
-    if envelope.get("tenant") != str(tenant_id):
+    try:
+        envelope = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # not an entry of ours (a foreign writer, a truncated value): a miss, never an error
+        log.error("cache entry is not an envelope; ignored", tenant_id=str(tenant_id))
+        return None
+    if not isinstance(envelope, dict) or envelope.get("tenant") != str(tenant_id):
         log.error("cache entry names another tenant; ignored", tenant_id=str(tenant_id))
         return None
     return envelope["value"]

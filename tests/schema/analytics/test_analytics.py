@@ -927,3 +927,23 @@ async def test_two_deployments_sharing_a_redis_never_share_entries(
         for cache in caches.values():
             assert isinstance(cache, RedisCache)
             await drop_redis_keys(cache)
+
+
+async def test_an_entry_that_is_not_an_envelope_is_a_miss(any_cache: Cache, demo: DemoData) -> None:
+    """A value under a tenant's key that the cache did not write (garbage, a JSON list, an
+    envelope of another tenant) is a miss for that tenant, never an error or an answer."""
+    acme, globex = demo.tenants["acme"], demo.tenants["globex"]
+    args = {"from": "2026-02-01", "to": "2026-02-28", "timezone": "UTC"}
+    await any_cache.set(globex, "analytics.v1", args, {"tasks": 5})
+    for raw in (b"\xff not json", b"[1, 2]", None):
+        key = await _key(any_cache, acme, args)
+        if raw is None:  # globex's own envelope, copied under acme's key
+            await _copy(any_cache, await _key(any_cache, globex, args), key)
+        elif isinstance(any_cache, MemoryCache):
+            any_cache._entries[key] = (float("inf"), raw)
+        else:
+            assert isinstance(any_cache, RedisCache)
+            await any_cache._redis.set(key, raw, px=60_000)
+        assert await any_cache.get(acme, "analytics.v1", args) is None
+    # and globex still gets its own
+    assert await any_cache.get(globex, "analytics.v1", args) == {"tasks": 5}
