@@ -173,14 +173,14 @@ def verify_credentials(
     try:
         claims = tokens.verify(token.strip())
     except InvalidToken as exc:
-        raise _unauthenticated(f"token: {exc}") from None
+        raise _unauthenticated(f"token refused ({exc})") from None
     cookie = request.cookies.get(COOKIE_NAME)
     if not cookie:
         raise _mismatch("tenant cookie missing", "cookie_missing", claims)
     try:
         tokens.verify_cookie(cookie, claims)
     except InvalidToken as exc:
-        raise _mismatch(f"tenant cookie: {exc}", "cookie_mismatch", claims) from None
+        raise _mismatch(f"tenant cookie refused ({exc})", "cookie_mismatch", claims) from None
     if host_tenant is not None and host_tenant.id != claims.tenant_id:
         raise _mismatch("host and token disagree", "host_mismatch", claims)
     return claims

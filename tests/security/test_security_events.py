@@ -193,6 +193,36 @@ async def test_a_forged_token_is_logged_but_charged_to_no_tenant(
     assert line["tenant_id"] is None
 
 
+async def test_refusal_reasons_stay_readable_in_the_log(
+    client: httpx.AsyncClient, demo: DemoData
+) -> None:
+    """The redaction hides secrets written as `token: …` or `cookie: …`; the product's own
+    reasons for a refusal must not read like that, or the operator sees only [REDACTED]."""
+    alice = await login(client, "alice@acme.test")
+    bob = await login(client, "bob@globex.test", host="globex.localhost")
+    forged_token = Session(alice.token[:-4] + "AAAA", alice.cookie, alice.host)
+    foreign_cookie = Session(alice.token, bob.cookie, alice.host)  # signed for another token
+    buffer = io.StringIO()
+    with capture_logs(buffer):
+        for request_id, session in (
+            ("sec-reason-01", forged_token),
+            ("sec-reason-02", foreign_cookie),
+        ):
+            await gql(client, VIEWER, session=session, headers={"X-Request-ID": request_id})
+    reasons = {
+        r["request_id"]: r["reason"]
+        for r in map(json.loads, buffer.getvalue().splitlines())
+        if r.get("event") == "request refused"
+    }
+    assert reasons.keys() == {"sec-reason-01", "sec-reason-02"}
+    assert all("REDACTED" not in reason for reason in reasons.values()), reasons
+    assert reasons["sec-reason-01"].startswith("token refused")
+    assert reasons["sec-reason-02"].startswith("tenant cookie refused")
+    # and neither names the credentials themselves
+    assert alice.token not in buffer.getvalue()
+    assert bob.cookie not in buffer.getvalue()
+
+
 async def test_a_revoked_token_is_audited_although_its_transaction_rolled_back(
     client: httpx.AsyncClient, runtime_conn: AsyncConnection, demo: DemoData, settings: Settings
 ) -> None:
