@@ -16,7 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     data = sub.add_parser("data", help="generate a dataset into its own database")
     data.add_argument("--tenants", type=int, default=1_000)
-    data.add_argument("--tasks", type=int, default=1_000_000)
+    data.add_argument(
+        "--tasks",
+        type=int,
+        default=1_000_000,
+        help="all tenants' tasks: at least 10,000 (the named tenant bench-big's) + tenants - 1",
+    )
     data.add_argument("--seed", type=int, default=8)
     data.add_argument("--database", default=DATABASE_PREFIX)
     data.add_argument("--force", action="store_true", help="regenerate even if it exists")
