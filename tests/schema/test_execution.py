@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
-from graphql import GraphQLObjectType
+from graphql import GraphQLObjectType, Undefined
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -94,6 +94,11 @@ class Leafy:
     def child(self) -> Leafy | None:
         return leafy("child") if self.name != "child" else None
 
+    @strawberry.field
+    def gone(self) -> Leafy:
+        # graphql-core reads Undefined as null: a non-null field that must fail
+        return Undefined  # type: ignore[return-value]
+
 
 def leafy(name: str, **overrides: Any) -> Leafy:
     values: dict[str, Any] = {
@@ -119,6 +124,7 @@ class Holder:
     strict_items: list[Leafy]
     one: Leafy
     maybe_one: Leafy | None
+    absent: Leafy | None
     tags: list[str]
 
 
@@ -134,6 +140,7 @@ class Query:
             strict_items=[leafy("d"), None],  # type: ignore[list-item]
             one=leafy("e"),
             maybe_one=None,
+            absent=Undefined,  # type: ignore[arg-type]
             tags=["x", "y"],
         )
 
@@ -142,7 +149,7 @@ class Query:
         # its `one` is None: the non-null field nulls its nullable parent
         return Holder(
             items=[], nullable_items=None, maybe_items=[], strict_items=[], one=None,  # type: ignore[arg-type]
-            maybe_one=None, tags=[],
+            maybe_one=None, absent=None, tags=[],
         )  # fmt: skip
 
 
@@ -179,6 +186,8 @@ DOCUMENTS = {
     "error in a non-null item": "{ holder { items { name raising } } }",
     "async error in items": "{ holder { items { name slowRaising } } }",
     "async error nulls a nullable item": "{ holder { maybeItems { name slowRaising } } }",
+    "Undefined object attribute": "{ holder { absent { name } tags } }",
+    "Undefined for a non-null object": "{ holder { maybeItems { name gone { name } } tags } }",
 }
 
 
@@ -196,6 +205,7 @@ FAILING = {
     "error in a non-null item",
     "async error in items",
     "async error nulls a nullable item",
+    "Undefined for a non-null object",
 }
 
 
