@@ -2,8 +2,9 @@
 
 It does what the API must do at the least for `tasks(first: N) { edges { cursor node { … assignee
 createdBy } } pageInfo }`: verify the bearer token, then in one transaction as the runtime role
-(row-level security on) bind the tenant settings, check the session, read the page and its users
-with the same SQL, and answer the same JSON. No GraphQL, no ORM, no middleware.
+(row-level security on) bind the tenant settings and check the session with the API's own statement
+(`tenantgraph_begin`), read the page and its users with the same SQL, and answer the same JSON: the
+API's round trips, no more. No GraphQL, no ORM, no middleware.
 
     TENANTGRAPH_SECRET_KEY=… BENCH_RUNTIME_DSN=postgresql://… python -m bench.floor --port 8003
 """
@@ -26,21 +27,15 @@ from starlette.routing import Route
 
 from app.auth.tokens import InvalidToken, TokenService
 from app.settings import Settings
+from repositories.session import STATEMENT_TIMEOUT
 from schema.ids import encode_id
 from schema.pagination import encode_cursor
 
+# The API's first statement (repositories/session.py): the transaction-local settings RLS reads,
+# then the session's state under them, in one round trip.
 SET_CONTEXT = (
-    "SELECT set_config('app.current_tenant_id', $1, true),"
-    " set_config('app.current_user_id', $2, true),"
-    " set_config('app.is_superadmin', 'false', true),"
-    " set_config('app.public_tenant_id', '', true),"
-    " set_config('statement_timeout', '30s', true)"
-)
-SESSION = (
-    "SELECT users.token_version, m.role, m.status,"
-    " (SELECT tenants.status FROM tenants WHERE tenants.id = $1) AS tenant_status"
-    " FROM users LEFT OUTER JOIN tenant_memberships m"
-    " ON m.user_id = users.id AND m.tenant_id = $1 WHERE users.id = $2"
+    "SELECT token_version, role, membership_status, tenant_status"
+    " FROM tenantgraph_begin($1, $2, $3, $4, $5)"
 )
 PAGE = (
     "SELECT id, title, description, status, priority, due_at, created_at, updated_at,"
@@ -64,12 +59,18 @@ def _user(row: Any) -> dict[str, Any] | None:
     }
 
 
+async def _keep(_conn: asyncpg.Connection) -> None:
+    """A connection goes back to the pool as it is, like the API's (SQLAlchemy sends nothing
+    after a COMMIT): every setting is transaction-local, so nothing outlives the request. The
+    default reset would be one more round trip per request than the API makes."""
+
+
 def create_app(dsn: str, tokens: TokenService, pool_size: int = 10) -> Starlette:
     state: dict[str, asyncpg.Pool] = {}
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, reset=_keep)
         yield
         await state["pool"].close()
 
@@ -84,10 +85,22 @@ def create_app(dsn: str, tokens: TokenService, pool_size: int = 10) -> Starlette
             return Response(b'{"errors":[{"message":"unauthenticated"}]}', 401)
         pool = state["pool"]
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(SET_CONTEXT, str(claims.tenant_id), str(claims.user_id))
-            session = await conn.fetchrow(SESSION, claims.tenant_id, claims.user_id)
+            session = await conn.fetchrow(
+                SET_CONTEXT,
+                str(claims.tenant_id),
+                str(claims.user_id),
+                "false",
+                "",
+                STATEMENT_TIMEOUT,
+            )
             if session is None or session["token_version"] != claims.token_version:
                 return Response(b'{"errors":[{"message":"token revoked"}]}', 401)
+            if not (
+                session["role"]
+                and session["membership_status"] == "active"
+                and session["tenant_status"] == "active"
+            ):
+                return Response(b'{"errors":[{"message":"access ended"}]}', 403)
             rows = await conn.fetch(PAGE, claims.tenant_id, first + 1)
             ids = {r["assignee_id"] for r in rows[:first]} | {
                 r["created_by_id"] for r in rows[:first]

@@ -241,9 +241,9 @@ class FastPathExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> AwaitableOrValue[Any]:
         """graphql-core's `complete_value`, with objects and lists of objects (the types here
         have no `is_type_of`) completed without its type dispatch at every level. A value it
-        would refuse (None, an exception, a non-list, a None item) goes to graphql-core before
-        anything of it has run."""
-        if result is not None and not isinstance(result, Exception):
+        would refuse or read as null (None, Undefined, an exception, a non-list, a None item)
+        goes to graphql-core before anything of it has run."""
+        if result is not None and result is not Undefined and not isinstance(result, Exception):
             shape = _shape(self.schema, return_type)
             if shape is not None:
                 completed = self._complete_objects(

@@ -23,7 +23,13 @@ R = TypeVar("R")
 
 
 class PrimableLoader(DataLoader[K, V | None], Generic[K, V]):
-    """A loader that remembers what it loaded, for synchronous reads."""
+    """A loader that remembers what it loaded, for synchronous reads.
+
+    `memoize`: convert each value once per request. Only for values nothing can change during
+    the request (frozen records); an ORM instance is the session's, and a mutation earlier in
+    the same document may change it in place, so its conversion is made afresh at every read."""
+
+    memoize: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -64,6 +70,8 @@ class PrimableLoader(DataLoader[K, V | None], Generic[K, V]):
             value = self.loaded[key]
             if value is None:
                 return None
+            if not self.memoize:
+                return convert(value)
             memo = (key, convert)
             converted = self._converted.get(memo)
             if converted is None:

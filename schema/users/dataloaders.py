@@ -14,6 +14,8 @@ from schema.loading import PrimableLoader
 class UserByIdLoader(PrimableLoader[uuid.UUID, UserRecord]):
     """Members of the request's tenant by user id; anyone else loads as None."""
 
+    memoize = True  # frozen records: a page names the same people many times
+
     def __init__(self, session: AsyncSession, ctx: TenantContext) -> None:
         super().__init__()
         self._repo = UserRepository(session, ctx)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
-from graphql import GraphQLObjectType
+from graphql import GraphQLObjectType, Undefined
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -94,6 +94,11 @@ class Leafy:
     def child(self) -> Leafy | None:
         return leafy("child") if self.name != "child" else None
 
+    @strawberry.field
+    def gone(self) -> Leafy:
+        # graphql-core reads Undefined as null: a non-null field that must fail
+        return Undefined  # type: ignore[return-value]
+
 
 def leafy(name: str, **overrides: Any) -> Leafy:
     values: dict[str, Any] = {
@@ -119,6 +124,7 @@ class Holder:
     strict_items: list[Leafy]
     one: Leafy
     maybe_one: Leafy | None
+    absent: Leafy | None
     tags: list[str]
 
 
@@ -134,6 +140,7 @@ class Query:
             strict_items=[leafy("d"), None],  # type: ignore[list-item]
             one=leafy("e"),
             maybe_one=None,
+            absent=Undefined,  # type: ignore[arg-type]
             tags=["x", "y"],
         )
 
@@ -142,7 +149,7 @@ class Query:
         # its `one` is None: the non-null field nulls its nullable parent
         return Holder(
             items=[], nullable_items=None, maybe_items=[], strict_items=[], one=None,  # type: ignore[arg-type]
-            maybe_one=None, tags=[],
+            maybe_one=None, absent=None, tags=[],
         )  # fmt: skip
 
 
@@ -179,6 +186,8 @@ DOCUMENTS = {
     "error in a non-null item": "{ holder { items { name raising } } }",
     "async error in items": "{ holder { items { name slowRaising } } }",
     "async error nulls a nullable item": "{ holder { maybeItems { name slowRaising } } }",
+    "Undefined object attribute": "{ holder { absent { name } tags } }",
+    "Undefined for a non-null object": "{ holder { maybeItems { name gone { name } } tags } }",
 }
 
 
@@ -196,6 +205,7 @@ FAILING = {
     "error in a non-null item",
     "async error in items",
     "async error nulls a nullable item",
+    "Undefined for a non-null object",
 }
 
 
@@ -300,9 +310,10 @@ async def test_two_tenants_pages_are_the_same_without_the_short_paths(
     for name, session in (("acme", acme), ("globex", globex)):
         response = await gql(client, PAGE, {"first": 100}, session=session)
         fast[name] = response.content
-    monkeypatch.setattr(
-        FastPathExecutor, "execute_fields", StrawberryGraphQLCoreExecutionContext.execute_fields
-    )
+    for method in ("execute_fields", "complete_value"):
+        monkeypatch.setattr(
+            FastPathExecutor, method, getattr(StrawberryGraphQLCoreExecutionContext, method)
+        )
     for name, session in (("acme", acme), ("globex", globex)):
         response = await gql(client, PAGE, {"first": 100}, session=session)
         assert response.content == fast[name]
@@ -316,3 +327,78 @@ async def test_two_tenants_pages_are_the_same_without_the_short_paths(
     assert not acme_ids & globex_ids
     # the malformed id is the caller's mistake, reported the same way on both paths
     assert acme_body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+DOCUMENTS_OVER_HTTP = {
+    "portal page with fragments, aliases and directives": """
+        query($yes: Boolean!) {
+          t: tasks(first: 100) { __typename edges { cursor node { ...T
+            again: assignee @include(if: $yes) { __typename id } createdBy @skip(if: $yes) { id }
+          } } pageInfo { ...on PageInfo { hasNextPage } endCursor } }
+        }
+        fragment T on Task { id title status priority dueAt assignee { ...P } createdBy { ...P } }
+        fragment P on User { id email displayName }
+    """,
+    "bookings, own and all (staff only)": """
+        query { myBookings(first: 100) { totalCount edges { node { id status startsAt
+                  service { id name active } client { email } staff { email } } } }
+                bookings(first: 100) { edges { node { id client { email } staff { email } } } } }
+    """,
+    "admin lists (refused to others)": """
+        query { members(first: 100) { edges { node { role user { id email } } } }
+                auditLog(first: 20) { edges { node { action actor { email } } } }
+                serviceRequests(first: 100) { edges { node { id serviceName
+                  client { email } task { id assignee { email } createdBy { email } } } } } }
+    """,
+    "viewer, errors and introspection": """
+        query { viewer { __typename user { id email } role activeTenant { slug }
+                         memberships { role tenant { slug } } }
+                bad: task(id: "not-an-id") { id }
+                __type(name: "Task") { name fields { name type { kind ofType { name } } } } }
+    """,
+}
+
+
+async def test_product_documents_answer_the_same_on_graphql_cores_own_path(
+    client: httpx.AsyncClient, demo: DemoData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each session (an acme ADMIN, an acme CLIENT, a globex ADMIN) gets byte for byte the same
+    answer, guarded fields refused alike, with the short paths and without any of them."""
+    sessions = {
+        "alice": await login(client, "alice@acme.test"),
+        "carol": await login(client, "carol@acme.test"),
+        "bob": await login(client, "bob@globex.test", host="globex.localhost"),
+    }
+    fast = {}
+    for who, session in sessions.items():
+        for name, document in DOCUMENTS_OVER_HTTP.items():
+            response = await gql(client, document, {"yes": True}, session=session)
+            fast[(who, name)] = response.content
+    for method in ("execute_fields", "complete_value"):
+        monkeypatch.setattr(
+            FastPathExecutor, method, getattr(StrawberryGraphQLCoreExecutionContext, method)
+        )
+    for who, session in sessions.items():
+        for name, document in DOCUMENTS_OVER_HTTP.items():
+            response = await gql(client, document, {"yes": True}, session=session)
+            assert response.content == fast[(who, name)], (who, name)
+
+    def body(who: str, name: str) -> dict[str, Any]:
+        return httpx.Response(200, content=fast[(who, name)]).json()  # type: ignore[no-any-return]
+
+    # what each may see: the CLIENT only the tasks it created and its own bookings, refused the
+    # staff and admin lists; globex none of acme's tasks
+    page = "portal page with fragments, aliases and directives"
+    ids = {
+        who: {e["node"]["id"] for e in body(who, page)["data"]["t"]["edges"]} for who in sessions
+    }
+    assert ids["alice"] == {encode_id("Task", t) for t in demo.tasks["acme"]}
+    assert ids["carol"] == {encode_id("Task", t) for t in demo.created_by["carol@acme.test"]}
+    assert ids["bob"] == {encode_id("Task", t) for t in demo.tasks["globex"]}
+    assert not ids["bob"] & ids["alice"]
+    carol = body("carol", "bookings, own and all (staff only)")
+    assert carol["data"] is None or carol["data"].get("bookings") is None
+    assert {e["extensions"]["code"] for e in carol["errors"]} == {"FORBIDDEN"}
+    admin = body("carol", "admin lists (refused to others)")
+    assert {e["extensions"]["code"] for e in admin["errors"]} == {"FORBIDDEN"}
+    assert body("alice", "admin lists (refused to others)").get("errors") is None

@@ -619,3 +619,43 @@ async def test_a_staff_member_is_never_booked_twice_at_once(
         await gql(client, BOOK, {"input": {**overlapping, "staffId": dave}}, session=alice)
     ).json()
     assert body["data"]["bookService"]["staff"] == {"email": "dave@initech.test"}
+
+
+RENAME_BETWEEN = """
+mutation Rename($id: ID!, $service: ID!) {
+  first: assignBookingStaff(id: $id, staffId: null) { service { id name } }
+  second: assignBookingStaff(id: $id, staffId: null) { service { id name } }
+  rename: updateService(id: $service, input: {name: "Renamed in the document"}) { id name }
+  after: assignBookingStaff(id: $id, staffId: null) { service { id name } }
+}
+"""
+
+
+async def test_a_service_changed_earlier_in_a_document_is_read_as_changed(
+    client: httpx.AsyncClient,
+) -> None:
+    # given a booking of acme and its service, read twice before an admin renames the service
+    alice = await login(client, "alice@acme.test")
+    booking = booking_gid("acme", CAROL_REQUESTED)
+    before = await one(client, alice, booking)
+    assert before is not None
+    service = (
+        await gql(
+            client,
+            "query($id: ID!) { booking(id: $id) { service { id name } } }",
+            {"id": booking},
+            session=alice,
+        )
+    ).json()["data"]["booking"]["service"]
+
+    # when one document reads the booking's service, renames it, then reads it again
+    body = (
+        await gql(client, RENAME_BETWEEN, {"id": booking, "service": service["id"]}, session=alice)
+    ).json()
+
+    # then the reads after the rename see the new name, the ones before it the old one
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["first"]["service"] == data["second"]["service"] == service
+    assert data["rename"] == {"id": service["id"], "name": "Renamed in the document"}
+    assert data["after"]["service"] == data["rename"]
