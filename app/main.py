@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,19 @@ from app.telemetry import Telemetry
 from app.tracing import tracer_of
 from repositories.platform_analytics import PlatformGateway
 from schema import build_schema
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """What exists when the first app starts (modules, the schema, the app) lives as long as the
+    worker: out of the collector's reach, a full collection no longer walks ~175,000 objects (a
+    pause of ~100 ms under load) to find none of them garbage. Once per process."""
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
 
 
 def create_app(
@@ -120,6 +134,7 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         telemetry.start()
         await telemetry.learn_tenant_slugs(resolver)
+        _freeze_startup_objects()
         try:
             yield
         finally:
