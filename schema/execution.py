@@ -58,6 +58,9 @@ class Kind(Enum):
     RESOLVER = "resolver"
 
 
+_LEAF = Kind.LEAF
+
+
 class Plan(NamedTuple):
     kind: Kind
     field_def: GraphQLField
@@ -159,8 +162,11 @@ class FastPathExecutor(StrawberryGraphQLCoreExecutionContext):
                     plan = plans[name] = plan_field(self.schema, parent_type, name)
                 result: Any = _MISSING
                 if plan is not None:
-                    if plan.kind is Kind.LEAF:
+                    if plan.kind is _LEAF:
                         result = _leaf(plan, source_value, is_awaitable)
+                        if result is not _MISSING:
+                            results[response_name] = result  # coerced: never awaitable
+                            continue
                     else:
                         result = self._composite(
                             plan, parent_type, source_value, field_details_list,
