@@ -43,8 +43,8 @@ PAGE = (
     " ORDER BY created_at DESC, id DESC LIMIT $2"
 )
 USERS = (
-    "SELECT users.id, users.email, m.display_name FROM users JOIN tenant_memberships m"
-    " ON m.user_id = users.id AND m.tenant_id = $1 WHERE users.id = ANY($2::uuid[])"
+    "SELECT users.id, users.email, m.display_name FROM tenant_memberships m JOIN users"
+    " ON users.id = m.user_id WHERE m.tenant_id = $1 AND m.user_id = ANY($2::uuid[])"
 )
 FIRST = re.compile(rb"first:\s*(\d+)")
 

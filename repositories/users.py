@@ -15,10 +15,13 @@ class UserRepository(TenantRepository):
         """Users among `ids` who are members of the context tenant, with their display name
         there; anyone else is simply absent."""
         m = TenantMembership
+        # from the memberships' key (tenant_id, user_id) to the users: under the policies the
+        # planner otherwise looped over every member of the tenant with the whole id list
         rows = await self._execute(
             select(User.id, User.email, m.display_name)
-            .join(m, (m.user_id == User.id) & (m.tenant_id == self.tenant_id))
-            .where(one_of(User.id, ids))
+            .select_from(m)
+            .join(User, User.id == m.user_id)
+            .where(m.tenant_id == self.tenant_id, one_of(m.user_id, ids))
         )
         return {r.id: UserRecord(r.id, r.email, r.display_name) for r in rows}
 
