@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from graphql import (
     GraphQLField,
@@ -313,7 +313,7 @@ class FastPathExecutor(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaitable_indices:
             return completed
-        return _gathered_items(completed, awaitable_indices)
+        return _gathered(completed, awaitable_indices)
 
     async def _completed_later(
         self,
@@ -349,15 +349,19 @@ def _leaf(plan: Plan, source: Any, is_awaitable: Callable[[Any], bool]) -> Any:
     return coerced
 
 
-async def _gathered(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
-    """graphql-core's own way of awaiting the fields that returned awaitables."""
-    if len(awaitable_fields) == 1:
-        field = awaitable_fields[0]
-        results[field] = await results[field]
+C = TypeVar("C", dict[str, Any], list[Any])
+
+
+async def _gathered(container: C, keys: list[Any]) -> C:
+    """graphql-core's own way of awaiting what returned awaitables: the fields of an object (by
+    response name) or the items of a list (by index), in place."""
+    if len(keys) == 1:
+        container[keys[0]] = await container[keys[0]]
     else:
-        awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
-        results.update(zip(awaitable_fields, awaited, strict=True))
-    return results
+        awaited = await gather_with_cancel(*(container[key] for key in keys))
+        for key, value in zip(keys, awaited, strict=True):
+            container[key] = value
+    return container
 
 
 def _plans(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, Plan | None]:
@@ -399,15 +403,3 @@ def _shape(schema: GraphQLSchema, return_type: GraphQLOutputType) -> Shape | Non
             shape = Shape(item, item_type)
     shapes[key] = shape
     return shape
-
-
-async def _gathered_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
-    """graphql-core's own way of awaiting the items that completed asynchronously."""
-    if len(awaitable_indices) == 1:
-        index = awaitable_indices[0]
-        completed[index] = await completed[index]
-    else:
-        awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
-        for index, value in zip(awaitable_indices, awaited, strict=True):
-            completed[index] = value
-    return completed
