@@ -19,6 +19,11 @@ is ~760 fields, and that machinery was most of the request's time in Python.
   extension, so no permission class) calls that function directly with a strawberry `Info`, then
   completes like graphql-core.
 
+Objects and lists of objects (of types without `is_type_of`) are completed without
+`complete_value`'s type dispatch at every level, with graphql-core's handling of errors in items
+and of awaitable items; a value it would refuse or read as null goes to graphql-core's own
+`complete_value` before anything of it has run.
+
 A field with a permission class, arguments or any field extension always takes graphql-core's
 path, and so does every field when a schema extension wraps resolvers (middleware). Nothing here
 reads data or decides what a caller may see.
