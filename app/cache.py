@@ -100,7 +100,7 @@ def _open(tenant_id: uuid.UUID, raw: bytes | None) -> Any | None:
     if not isinstance(envelope, dict) or envelope.get("tenant") != str(tenant_id):
         log.error("cache entry names another tenant; ignored", tenant_id=str(tenant_id))
         return None
-    return envelope["value"]
+    return envelope.get("value")
 
 
 class MemoryCache:
